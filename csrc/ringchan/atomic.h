@@ -1,0 +1,116 @@
+/* Portable 64-bit atomics for the ring buffer.
+ *
+ * Only the operations and memory orders the ring needs are exposed, so every
+ * call site states its ordering.  C11 <stdatomic.h> on GCC and Clang; an
+ * MSVC branch built on the Interlocked intrinsics and ldar/stlr on ARM64.
+ */
+#ifndef RINGCHAN_ATOMIC_H
+#define RINGCHAN_ATOMIC_H
+
+#include <stdint.h>
+
+#if defined(_MSC_VER) && !defined(__clang__)
+
+#if !defined(_WIN64)
+#error "ringchan needs a 64-bit target: ring positions are 64-bit atomics"
+#endif
+#include <intrin.h>
+
+typedef struct { volatile int64_t v; } rc_atomic_u64;
+
+static __forceinline uint64_t
+rc_load_relaxed(const rc_atomic_u64 *a)
+{
+    return (uint64_t)__iso_volatile_load64(&a->v);
+}
+
+static __forceinline uint64_t
+rc_load_acquire(const rc_atomic_u64 *a)
+{
+#if defined(_M_ARM64) || defined(_M_ARM64EC)
+    return (uint64_t)__ldar64((volatile unsigned __int64 *)&a->v);
+#else
+    /* x64 loads are acquire in hardware; only the compiler must not reorder. */
+    uint64_t v = (uint64_t)__iso_volatile_load64(&a->v);
+    _ReadWriteBarrier();
+    return v;
+#endif
+}
+
+static __forceinline void
+rc_store_relaxed(rc_atomic_u64 *a, uint64_t v)
+{
+    __iso_volatile_store64(&a->v, (int64_t)v);
+}
+
+static __forceinline void
+rc_store_release(rc_atomic_u64 *a, uint64_t v)
+{
+#if defined(_M_ARM64) || defined(_M_ARM64EC)
+    __stlr64((volatile unsigned __int64 *)&a->v, v);
+#else
+    _ReadWriteBarrier();
+    __iso_volatile_store64(&a->v, (int64_t)v);
+#endif
+}
+
+/* On failure *expected receives the current value, as in C11. */
+static __forceinline int
+rc_cas_relaxed(rc_atomic_u64 *a, uint64_t *expected, uint64_t desired)
+{
+    int64_t prev = _InterlockedCompareExchange64(&a->v, (int64_t)desired,
+                                                 (int64_t)*expected);
+    if ((uint64_t)prev == *expected) {
+        return 1;
+    }
+    *expected = (uint64_t)prev;
+    return 0;
+}
+
+#else /* C11 atomics: GCC, Clang */
+
+#include <stdatomic.h>
+
+typedef struct { _Atomic uint64_t v; } rc_atomic_u64;
+
+static inline uint64_t
+rc_load_relaxed(const rc_atomic_u64 *a)
+{
+    return atomic_load_explicit((_Atomic uint64_t *)&a->v, memory_order_relaxed);
+}
+
+static inline uint64_t
+rc_load_acquire(const rc_atomic_u64 *a)
+{
+    return atomic_load_explicit((_Atomic uint64_t *)&a->v, memory_order_acquire);
+}
+
+static inline void
+rc_store_relaxed(rc_atomic_u64 *a, uint64_t v)
+{
+    atomic_store_explicit(&a->v, v, memory_order_relaxed);
+}
+
+static inline void
+rc_store_release(rc_atomic_u64 *a, uint64_t v)
+{
+    atomic_store_explicit(&a->v, v, memory_order_release);
+}
+
+/* On failure *expected receives the current value. */
+static inline int
+rc_cas_relaxed(rc_atomic_u64 *a, uint64_t *expected, uint64_t desired)
+{
+    return atomic_compare_exchange_weak_explicit(
+        &a->v, expected, desired, memory_order_relaxed, memory_order_relaxed);
+}
+
+#endif
+
+static inline void
+rc_atomic_init(rc_atomic_u64 *a, uint64_t v)
+{
+    rc_store_relaxed(a, v);
+}
+
+#endif /* RINGCHAN_ATOMIC_H */

@@ -1,0 +1,160 @@
+/* Bounded lock-free multi-producer, single-consumer ring of non-NULL pointers.
+ *
+ * Dmitry Vyukov's bounded queue: every cell carries a sequence number that
+ * says whose turn it is.  Cell i is free for the producer claiming position p
+ * (p % capacity == i) when seq == 2p, and holds a published item for the
+ * consumer at position p when seq == 2p + 1.  A producer claims a position
+ * with a CAS on `head`, writes the item, then publishes it with a release
+ * store of seq; the consumer reads seq with acquire, takes the item and hands
+ * the cell to the next lap with a release store of seq = 2(p + capacity).
+ * Vyukov's original counts in steps of one, which makes "published for p" and
+ * "free for p + 1" the same number when the capacity is 1; steps of two keep
+ * every capacity exact.  Positions are 64-bit and never wrap in practice, so
+ * any capacity works, not only powers of two (those just index with a mask
+ * instead of a division).
+ *
+ * Producers may run on any number of threads at once, with or without a GIL.
+ * Pops must be serialized by the caller: there is one consumer at a time.
+ */
+#ifndef RINGCHAN_RING_H
+#define RINGCHAN_RING_H
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "atomic.h"
+
+#define RC_CACHELINE 64
+
+typedef struct {
+    rc_atomic_u64 seq;
+    void *item;
+} rc_cell;
+
+typedef struct {
+    /* Producers contend on head, the consumer owns tail: keep them on
+       separate cache lines so pushes do not evict the consumer's line. */
+    rc_atomic_u64 head;
+    char pad_head[RC_CACHELINE - sizeof(rc_atomic_u64)];
+    rc_atomic_u64 tail;
+    char pad_tail[RC_CACHELINE - sizeof(rc_atomic_u64)];
+    rc_cell *cells;
+    uint64_t capacity;
+    uint64_t mask; /* capacity - 1 for a power of two, else 0 */
+} rc_ring;
+
+/* 0 on success, -1 when the cells cannot be allocated. */
+static inline int
+rc_ring_init(rc_ring *r, uint64_t capacity)
+{
+    uint64_t i;
+    r->cells = NULL;
+    r->capacity = 0;
+    r->mask = 0;
+    rc_atomic_init(&r->head, 0);
+    rc_atomic_init(&r->tail, 0);
+    if (capacity == 0 || capacity > SIZE_MAX / sizeof(rc_cell)) {
+        return -1;
+    }
+    r->cells = (rc_cell *)malloc((size_t)capacity * sizeof(rc_cell));
+    if (r->cells == NULL) {
+        return -1;
+    }
+    for (i = 0; i < capacity; i++) {
+        rc_atomic_init(&r->cells[i].seq, 2 * i);
+        r->cells[i].item = NULL;
+    }
+    r->capacity = capacity;
+    r->mask = (capacity & (capacity - 1)) == 0 ? capacity - 1 : 0;
+    return 0;
+}
+
+/* Frees the cells, not the items: drain the ring first. */
+static inline void
+rc_ring_free(rc_ring *r)
+{
+    free(r->cells);
+    r->cells = NULL;
+    r->capacity = 0;
+}
+
+static inline rc_cell *
+rc_ring_cell(const rc_ring *r, uint64_t pos)
+{
+    return &r->cells[r->mask ? (pos & r->mask) : (pos % r->capacity)];
+}
+
+/* The sequence number of a cell holding the published item of position pos. */
+static inline uint64_t
+rc_seq_published(uint64_t pos)
+{
+    return 2 * pos + 1;
+}
+
+/* Appends item (non-NULL).  Returns 1, or 0 when the ring is full. */
+static inline int
+rc_ring_push(rc_ring *r, void *item)
+{
+    uint64_t pos = rc_load_relaxed(&r->head);
+    for (;;) {
+        rc_cell *cell = rc_ring_cell(r, pos);
+        int64_t dif = (int64_t)(rc_load_acquire(&cell->seq) - 2 * pos);
+        if (dif == 0) {
+            /* Relaxed is enough: the cell's seq, not head, orders the item. */
+            if (rc_cas_relaxed(&r->head, &pos, pos + 1)) {
+                cell->item = item;
+                rc_store_release(&cell->seq, rc_seq_published(pos));
+                return 1;
+            }
+        }
+        else if (dif < 0) {
+            /* The consumer has not yet freed this cell from the last lap. */
+            return 0;
+        }
+        else {
+            /* Another producer took pos; start again from the new head. */
+            pos = rc_load_relaxed(&r->head);
+        }
+    }
+}
+
+/* Removes and returns the oldest published item, or NULL when there is none.
+   Single consumer: calls must not overlap. */
+static inline void *
+rc_ring_pop(rc_ring *r)
+{
+    uint64_t pos = rc_load_relaxed(&r->tail);
+    rc_cell *cell = rc_ring_cell(r, pos);
+    void *item;
+    if (rc_load_acquire(&cell->seq) != rc_seq_published(pos)) {
+        return NULL;
+    }
+    item = cell->item;
+    cell->item = NULL;
+    rc_store_relaxed(&r->tail, pos + 1);
+    rc_store_release(&cell->seq, 2 * (pos + r->capacity));
+    return item;
+}
+
+/* Items buffered now: claimed positions not yet consumed.  A snapshot that
+   may be stale by the time it is read, clamped to [0, capacity]. */
+static inline uint64_t
+rc_ring_len(const rc_ring *r)
+{
+    uint64_t tail = rc_load_relaxed(&r->tail);
+    uint64_t head = rc_load_relaxed(&r->head);
+    int64_t n = (int64_t)(head - tail);
+    if (n < 0) {
+        return 0;
+    }
+    return (uint64_t)n > r->capacity ? r->capacity : (uint64_t)n;
+}
+
+/* Free cells now, as seen by a producer; same caveats as rc_ring_len. */
+static inline uint64_t
+rc_ring_room(const rc_ring *r)
+{
+    return r->capacity - rc_ring_len(r);
+}
+
+#endif /* RINGCHAN_RING_H */

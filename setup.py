@@ -1,0 +1,53 @@
+"""Build of the C channel: src/ringchan/_channel_c.pyx over the ring in csrc/.
+
+RINGCHAN_NO_EXTENSIONS=1 builds a pure-Python install.  RINGCHAN_SANITIZE
+takes a comma-separated list of sanitizers (e.g. ``address,undefined`` or
+``thread``) and builds the extension with them and with debug info, for
+local runs only.
+"""
+
+import os
+import sys
+
+from setuptools import Extension, setup
+
+NO_EXTENSIONS = bool(os.environ.get("RINGCHAN_NO_EXTENSIONS"))
+SANITIZE = os.environ.get("RINGCHAN_SANITIZE", "").strip()
+
+
+def extensions():
+    from Cython.Build import cythonize
+
+    if sys.platform == "win32":
+        compile_args = ["/O2"]
+    else:
+        compile_args = ["-O2", "-Wall", "-Wno-unused-function"]
+    link_args = []
+    if SANITIZE:
+        flag = f"-fsanitize={SANITIZE}"
+        compile_args += [flag, "-g", "-O1", "-fno-omit-frame-pointer"]
+        link_args += [flag]
+    ext = Extension(
+        "ringchan._channel_c",
+        ["src/ringchan/_channel_c.pyx"],
+        include_dirs=["csrc"],
+        depends=[
+            "csrc/ringchan/atomic.h",
+            "csrc/ringchan/ring.h",
+            "csrc/ringchan/pyring.h",
+        ],
+        extra_compile_args=compile_args,
+        extra_link_args=link_args,
+    )
+    return cythonize(
+        [ext],
+        compiler_directives={
+            "language_level": "3",
+            "boundscheck": False,
+            "wraparound": False,
+            "embedsignature": True,
+        },
+    )
+
+
+setup(ext_modules=[] if NO_EXTENSIONS else extensions())

@@ -1,0 +1,44 @@
+"""ringchan: a bounded multi-producer, single-consumer channel for asyncio and threads.
+
+``tx, rx = ringchan.channel(capacity)``: senders are asyncio tasks on any
+loop (``await tx.send(item)``) or plain threads (``tx.blocking_send(item)``);
+the receiver is a stream (``async for item in rx``).  The buffer is a
+lock-free ring in C; ``RINGCHAN_NO_EXTENSIONS=1`` selects the pure-Python
+twin instead, and :data:`COMPILED` tells which one is active.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from ._args import MAX_CAPACITY
+from ._errors import ChannelError, Closed, Empty, Full
+
+__all__ = (
+    "COMPILED",
+    "MAX_CAPACITY",
+    "ChannelError",
+    "Closed",
+    "Empty",
+    "Full",
+    "Receiver",
+    "Sender",
+    "channel",
+)
+
+__version__ = "0.1.0"
+
+#: True when the C channel is in use, False for the pure-Python twin.
+COMPILED: bool
+
+if TYPE_CHECKING or os.environ.get("RINGCHAN_NO_EXTENSIONS"):
+    from ._channel_py import Receiver, Sender, channel
+
+    COMPILED = False
+else:
+    # A missing or broken build is an error, never a silent fallback: the
+    # pure-Python channel is far slower.  Set RINGCHAN_NO_EXTENSIONS=1 to use it.
+    from ._channel_c import Receiver, Sender, channel
+
+    COMPILED = True

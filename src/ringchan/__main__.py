@@ -1,0 +1,26 @@
+"""The ``python -m ringchan`` command line; see ``python -m ringchan bench --help``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, Sequence
+
+from . import _bench
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the subcommand in *argv* (default ``sys.argv[1:]``); return its status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m ringchan",
+        description="ringchan: a bounded MPSC channel for asyncio and threads.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _bench.add_command(commands)
+    args = parser.parse_args(argv)
+    status: int = args.run(args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Argument checks shared by both channel implementations.
+
+Kept in one place so the C and pure-Python channels reject exactly the same
+inputs with exactly the same messages.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+import threading
+from typing import Any, Optional
+
+__all__ = ("MAX_CAPACITY", "check_capacity", "check_max_items", "check_timeout")
+
+#: Largest capacity a channel accepts.  The C ring allocates its cells up
+#: front (16 bytes each), so the bound keeps a typo from taking gigabytes.
+MAX_CAPACITY = 1 << 26
+
+
+def _check_int(value: Any, name: str) -> int:
+    if not isinstance(value, bool):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+
+
+def check_capacity(capacity: Any) -> int:
+    """Return *capacity* as an int, or raise if it is not in 1..MAX_CAPACITY."""
+    capacity = _check_int(capacity, "capacity")
+    if capacity < 1:
+        raise ValueError(
+            f"capacity must be at least 1, got {capacity}: "
+            "a channel needs room for one item"
+        )
+    if capacity > MAX_CAPACITY:
+        raise ValueError(
+            f"capacity must be at most {MAX_CAPACITY} (ringchan.MAX_CAPACITY), "
+            f"got {capacity}: the buffer is allocated up front"
+        )
+    return capacity
+
+
+def check_max_items(max_items: Any) -> int:
+    """Return *max_items* as an int, or raise if it is not at least 1."""
+    max_items = _check_int(max_items, "max_items")
+    if max_items < 1:
+        raise ValueError(f"max_items must be at least 1, got {max_items}")
+    return max_items
+
+
+def check_timeout(timeout: Any) -> Optional[float]:
+    """Return *timeout* in seconds, or None to wait without limit.
+
+    ``None``, ``inf`` and anything past ``threading.TIMEOUT_MAX`` mean no
+    limit; negative values and NaN are refused.
+    """
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
+        raise TypeError(
+            "timeout must be a number of seconds or None, "
+            f"not {type(timeout).__name__}"
+        )
+    if timeout != timeout:
+        raise ValueError("timeout must be a number of seconds or None, not NaN")
+    if timeout < 0:
+        raise ValueError(f"timeout must not be negative, got {timeout!r}")
+    try:
+        seconds = float(timeout)
+    except OverflowError:
+        return None
+    return None if seconds >= threading.TIMEOUT_MAX else seconds

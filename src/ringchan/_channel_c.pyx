@@ -1,0 +1,869 @@
+# cython: freethreading_compatible = False
+"""The C channel: the lock-free ring of csrc/ringchan driven from Cython.
+
+Same API and behaviour as the pure-Python reference in ``_channel_py``.
+
+Items move through the C ring, which stays correct without a GIL.  The
+bookkeeping of parked tasks and threads is Python state serialized by the
+GIL: every decision to park is taken after the last Python call or
+GC-tracked allocation of that attempt, so no other thread and no finalizer
+can change the channel between the final check and the registration.  Hence
+the module does not declare itself free-threading compatible (a free-threaded
+interpreter turns the GIL back on when it imports it).
+"""
+
+cimport cython
+from cpython.exc cimport PyErr_CheckSignals
+from cpython.object cimport PyObject, PyTypeObject
+from cpython.pythread cimport (
+    NOWAIT_LOCK,
+    PY_LOCK_ACQUIRED,
+    PY_LOCK_FAILURE,
+    PyLockStatus,
+    PyThread_acquire_lock,
+    PyThread_allocate_lock,
+    PyThread_free_lock,
+    PyThread_release_lock,
+    PyThread_type_lock,
+)
+from cpython.ref cimport Py_DECREF, Py_INCREF
+
+from ._ring cimport (
+    rc_ring,
+    rc_ring_free,
+    rc_ring_init,
+    rc_ring_len,
+    rc_ring_pop,
+    rc_ring_push,
+    rcpy_install_gc,
+    rcpy_ring_clear,
+)
+
+import asyncio
+from collections import deque
+from collections.abc import Sequence
+from time import monotonic
+from types import GenericAlias
+
+from ._args import MAX_CAPACITY, check_capacity, check_max_items, check_timeout
+from ._errors import Closed, Empty, Full
+
+__all__ = ("Receiver", "Sender", "channel")
+
+
+cdef extern from "pythread.h":
+    PyLockStatus PyThread_acquire_lock_timed(
+        PyThread_type_lock lock, long long microseconds, int intr_flag) nogil
+    unsigned long PyThread_get_thread_ident()
+
+
+cdef object _get_running_loop = asyncio._get_running_loop
+cdef object _NOTHING = object()
+
+
+def _resolve(fut):
+    if not fut.done():
+        fut.set_result(None)
+
+
+@cython.final
+@cython.freelist(16)
+cdef class _Waiter:
+    """A task parked on its loop (fut) or a thread parked on a lock."""
+
+    cdef object fut
+    cdef object loop
+    cdef unsigned long thread
+    cdef PyThread_type_lock lock
+
+    def __dealloc__(self):
+        if self.lock != NULL:
+            PyThread_free_lock(self.lock)
+
+
+cdef _Waiter _loop_waiter(object loop):
+    cdef _Waiter waiter = _Waiter.__new__(_Waiter)
+    waiter.loop = loop
+    waiter.fut = loop.create_future()
+    waiter.thread = PyThread_get_thread_ident()
+    return waiter
+
+
+cdef _Waiter _thread_waiter():
+    cdef _Waiter waiter = _Waiter.__new__(_Waiter)
+    waiter.lock = PyThread_allocate_lock()
+    if waiter.lock == NULL:
+        raise MemoryError("cannot allocate a lock for a blocked thread")
+    # Held from the start: the parked thread blocks on it until a wake releases it.
+    PyThread_acquire_lock(waiter.lock, NOWAIT_LOCK)
+    return waiter
+
+
+cdef int _wake(_Waiter waiter) except -1:
+    if waiter.lock != NULL:
+        PyThread_release_lock(waiter.lock)
+    elif waiter.thread == PyThread_get_thread_ident():
+        _resolve(waiter.fut)
+    else:
+        try:
+            waiter.loop.call_soon_threadsafe(_resolve, waiter.fut)
+        except RuntimeError:
+            # Its loop is closed: the parked task can never run again.
+            pass
+    return 0
+
+
+cdef int _wake_all(list waiters) except -1:
+    cdef _Waiter waiter
+    for waiter in waiters:
+        _wake(waiter)
+    return 0
+
+
+cdef int _wait(_Waiter waiter, double deadline) except -1:
+    """Block with the GIL released: 1 once woken, 0 at the deadline (< 0: none).
+
+    Signals are handled while waiting, so Ctrl-C interrupts the main thread.
+    """
+    cdef PyThread_type_lock lock = waiter.lock
+    cdef long long microseconds
+    cdef PyLockStatus status
+    while True:
+        if deadline < 0:
+            microseconds = -1
+        else:
+            microseconds = <long long>(max(deadline - monotonic(), 0.0) * 1e6)
+        with nogil:
+            status = PyThread_acquire_lock_timed(lock, microseconds, 1)
+        if status == PY_LOCK_ACQUIRED:
+            return 1
+        if status == PY_LOCK_FAILURE:
+            return 0
+        PyErr_CheckSignals()
+
+
+cdef int _check_not_in_loop(str what, str instead) except -1:
+    if _get_running_loop() is not None:
+        raise RuntimeError(
+            f"{what} would block the event loop running in this thread; "
+            f"use {instead} there instead"
+        )
+    return 0
+
+
+cdef Py_ssize_t _max_items(object max_items) except -1:
+    # No call can take more than a full ring, so larger requests clamp.
+    return min(check_max_items(max_items), MAX_CAPACITY)
+
+
+cdef object _send_timeout(object unsent, bint single):
+    error = TimeoutError(
+        "timed out waiting for room in the channel; "
+        + ("the item was not sent" if single else ".item lists the unsent items")
+    )
+    error.item = unsent
+    return error
+
+
+cdef double _deadline(object timeout) except? -2:
+    seconds = check_timeout(timeout)
+    return -1.0 if seconds is None else monotonic() + seconds
+
+
+cdef _unusable(object handle):
+    if handle is None:
+        raise TypeError("ringchan awaitables come from Sender and Receiver methods")
+    raise RuntimeError(
+        "this awaitable was already awaited; call the method again for a new one"
+    )
+
+
+cdef _reraise(typ, val, tb):
+    if val is None:
+        val = typ if isinstance(typ, BaseException) else typ()
+    elif not isinstance(val, BaseException):
+        val = typ(val)
+    if tb is not None:
+        raise val.with_traceback(tb)
+    raise val
+
+
+@cython.final
+@cython.no_gc_clear
+cdef class _Core:
+    """State shared by every handle of one channel.
+
+    The collector sees the buffered items through the traverse/clear slots
+    that pyring.h installs on this type.
+    """
+
+    cdef rc_ring ring
+    cdef Py_ssize_t capacity
+    cdef Py_ssize_t senders
+    cdef bint rx_closed
+    cdef _Waiter rx_waiter
+    cdef object tx_waiters
+    cdef list closed_waiters
+
+    def __cinit__(self, Py_ssize_t capacity):
+        if rc_ring_init(&self.ring, capacity) < 0:
+            raise MemoryError(f"cannot allocate a ring of {capacity} items")
+        self.capacity = capacity
+        self.senders = 1
+        self.tx_waiters = deque()
+        self.closed_waiters = []
+
+    def __dealloc__(self):
+        rcpy_ring_clear(&self.ring)
+        rc_ring_free(&self.ring)
+
+    cdef inline Py_ssize_t length(self):
+        return <Py_ssize_t>rc_ring_len(&self.ring)
+
+    cdef inline bint ended(self):
+        """Nothing is buffered and nothing more can arrive."""
+        return rc_ring_len(&self.ring) == 0 and (self.senders == 0 or self.rx_closed)
+
+    cdef str end_message(self):
+        if self.rx_closed:
+            return "the receiver was closed and every buffered item has been received"
+        return "every sender is closed and every buffered item has been received"
+
+    cdef inline int wake_rx(self) except -1:
+        cdef _Waiter waiter = self.rx_waiter
+        if waiter is not None:
+            self.rx_waiter = None
+            _wake(waiter)
+        return 0
+
+    cdef int wake_tx(self, Py_ssize_t count) except -1:
+        tx_waiters = self.tx_waiters
+        while count > 0 and tx_waiters:
+            _wake(tx_waiters.popleft())
+            count -= 1
+        return 0
+
+    cdef int release_sender(self) except -1:
+        """One sender handle closed: end the stream after the last one."""
+        self.senders -= 1
+        # Parked sends on the closed handle must fail now; the others just
+        # re-check and park again.
+        cdef list wake = list(self.tx_waiters)
+        self.tx_waiters.clear()
+        if self.senders == 0 and self.rx_waiter is not None:
+            wake.append(self.rx_waiter)
+            self.rx_waiter = None
+        return _wake_all(wake)
+
+    cdef int close_rx(self, bint drop_items) except -1:
+        if drop_items:
+            rcpy_ring_clear(&self.ring)
+        if self.rx_closed:
+            return 0
+        self.rx_closed = True
+        cdef list wake = list(self.tx_waiters)
+        self.tx_waiters.clear()
+        wake.extend(self.closed_waiters)
+        self.closed_waiters.clear()
+        if self.rx_waiter is not None:
+            wake.append(self.rx_waiter)
+            self.rx_waiter = None
+        return _wake_all(wake)
+
+
+cdef Py_ssize_t _ring_offset():
+    cdef _Core probe = _Core(1)
+    return <char *>&probe.ring - <char *><PyObject *>probe
+
+
+rcpy_install_gc(<PyTypeObject *>_Core, _ring_offset())
+
+
+# The collector never clears the handles and awaitables (finalizers and
+# close() may still use them on a collected cycle), so a typed reference set at
+# creation is never None afterwards.
+
+@cython.final
+@cython.no_gc_clear
+@cython.freelist(8)
+cdef class _Send:
+    """The awaitable of :meth:`Sender.send`."""
+
+    cdef Sender tx
+    cdef object item
+    cdef _Waiter waiter
+    cdef bint parked_before
+    cdef bint done
+
+    def __await__(self):
+        return self
+
+    def __next__(self):
+        cdef Sender tx = self.tx
+        if self.done or tx is None:
+            _unusable(tx)
+        # Every way out but parking finishes the operation.
+        self.done = True
+        self.waiter = None
+        if tx.push_one(self.item):
+            raise StopIteration
+        waiter = _loop_waiter(asyncio.get_running_loop())
+        if tx.push_one(self.item):
+            raise StopIteration
+        tx.park(waiter, self.parked_before)
+        self.parked_before = True
+        self.done = False
+        self.waiter = waiter
+        fut = waiter.fut
+        fut._asyncio_future_blocking = True
+        return fut
+
+    def send(self, value):
+        return self.__next__()
+
+    def throw(self, typ, val=None, tb=None):
+        self.close()
+        _reraise(typ, val, tb)
+
+    def close(self):
+        if self.waiter is not None:
+            self.tx.abandon(self.waiter)
+            self.waiter = None
+
+
+@cython.final
+@cython.no_gc_clear
+cdef class SendMany:
+    """The awaitable of :meth:`Sender.send_many`.
+
+    :attr:`sent` counts the items enqueued so far, so that after a
+    cancellation the caller knows ``items[:sent]`` went through.
+    """
+
+    cdef Sender tx
+    cdef list items
+    cdef readonly Py_ssize_t sent
+    cdef _Waiter waiter
+    cdef bint parked_before
+    cdef bint done
+
+    def __await__(self):
+        return self
+
+    def __next__(self):
+        cdef Sender tx = self.tx
+        if self.done or tx is None:
+            _unusable(tx)
+        self.done = True
+        self.waiter = None
+        self.sent += tx.push_many(self.items, self.sent)
+        if self.sent == len(self.items):
+            raise StopIteration
+        waiter = _loop_waiter(asyncio.get_running_loop())
+        self.sent += tx.push_many(self.items, self.sent)
+        if self.sent == len(self.items):
+            raise StopIteration
+        tx.park(waiter, self.parked_before)
+        self.parked_before = True
+        self.done = False
+        self.waiter = waiter
+        fut = waiter.fut
+        fut._asyncio_future_blocking = True
+        return fut
+
+    def send(self, value):
+        return self.__next__()
+
+    def throw(self, typ, val=None, tb=None):
+        self.close()
+        _reraise(typ, val, tb)
+
+    def close(self):
+        if self.waiter is not None:
+            self.tx.abandon(self.waiter)
+            self.waiter = None
+
+
+@cython.no_gc_clear
+cdef class Sender:
+    """A sending handle of a channel; clone it to share among producers.
+
+    The receiver sees the end of the stream once every handle is closed,
+    explicitly, by ``with``/``async with``, or by being garbage-collected.
+    """
+
+    cdef _Core core
+    cdef bint closed
+    cdef object __weakref__
+
+    __class_getitem__ = classmethod(GenericAlias)
+
+    def __cinit__(self, _Core core not None):
+        self.core = core
+
+    def __repr__(self):
+        state = "closed" if self.is_closed else "open"
+        return f"<ringchan.Sender capacity={self.core.capacity} len={len(self)} {state}>"
+
+    @property
+    def capacity(self):
+        """How many items the channel buffers at most."""
+        return self.core.capacity
+
+    @property
+    def is_closed(self):
+        """True when sends through this handle fail: it or the receiver is closed."""
+        return self.closed or self.core.rx_closed
+
+    def __len__(self):
+        """Items buffered now."""
+        return self.core.length()
+
+    cdef str refusal(self):
+        """Why a send must fail now, or None."""
+        if self.closed:
+            return "this Sender was closed; send through an open clone"
+        if self.core.rx_closed:
+            return "the receiver is closed; nothing more can be sent"
+        return None
+
+    cdef bint push_one(self, object item) except -1:
+        """Enqueue item if there is room; raise Closed if sends must fail."""
+        cdef _Core core = self.core
+        if self.closed or core.rx_closed:
+            raise Closed(self.refusal(), item)
+        # The reference the ring will own is taken before the slot is claimed,
+        # so nothing runs between claiming and publishing it.
+        Py_INCREF(item)
+        if not rc_ring_push(&core.ring, <PyObject *>item):
+            Py_DECREF(item)
+            return False
+        core.wake_rx()
+        return True
+
+    cdef Py_ssize_t push_many(self, list items, Py_ssize_t start, bint single=False) except -1:
+        """Enqueue items[start:] while there is room; return how many went in.
+
+        A refusal's Closed.item is items[start:], or the item itself if single.
+        """
+        cdef _Core core = self.core
+        cdef Py_ssize_t i = start
+        cdef Py_ssize_t end = len(items)
+        if self.closed or core.rx_closed:
+            raise Closed(self.refusal(), items[start] if single else items[start:])
+        while i < end:
+            item = items[i]
+            Py_INCREF(item)
+            if not rc_ring_push(&core.ring, <PyObject *>item):
+                Py_DECREF(item)
+                break
+            i += 1
+        if i > start:
+            core.wake_rx()
+        return i - start
+
+    cdef int park(self, _Waiter waiter, bint parked_before) except -1:
+        if parked_before:
+            # Woken but beaten to the room: keep its place at the front.
+            self.core.tx_waiters.appendleft(waiter)
+        else:
+            self.core.tx_waiters.append(waiter)
+        return 0
+
+    cdef int abandon(self, _Waiter waiter) except -1:
+        """Unpark waiter; if it was already woken, pass the wake-up on."""
+        cdef _Core core = self.core
+        try:
+            core.tx_waiters.remove(waiter)
+            return 0
+        except ValueError:
+            pass
+        if core.length() < core.capacity:
+            core.wake_tx(1)
+        return 0
+
+    def clone(self):
+        """Return a new, open handle to the same channel."""
+        if self.closed:
+            raise Closed("this Sender was closed; clone it before closing it")
+        self.core.senders += 1
+        return Sender(self.core)
+
+    def close(self):
+        """Close this handle (idempotent); the stream ends after the last one."""
+        if not self.closed:
+            self.closed = True
+            self.core.release_sender()
+
+    def __del__(self):
+        self.close()
+
+    def try_send(self, item):
+        """Enqueue *item* now, or raise :class:`Full` (or :class:`Closed`)."""
+        if not self.push_one(item):
+            raise Full(
+                f"the channel is full ({self.core.capacity} items); the item was "
+                "not sent: use send() or blocking_send() to wait for room",
+                item,
+            )
+
+    def try_send_many(self, items):
+        """Enqueue as many of *items* as fit now, in order; return how many.
+
+        *items* must be a sequence so that ``items[n:]``, the ones that did
+        not fit, stay with the caller.
+        """
+        if not isinstance(items, Sequence):
+            raise TypeError(
+                "try_send_many() needs a sequence such as a list, so the items "
+                f"that do not fit stay with you; got {type(items).__name__}"
+            )
+        cdef list as_list = items if type(items) is list else list(items)
+        return self.push_many(as_list, 0)
+
+    def send(self, item):
+        """Enqueue *item*, waiting while the channel is full.
+
+        If the await is cancelled, *item* was not sent.
+        """
+        cdef _Send op = _Send.__new__(_Send)
+        op.tx = self
+        op.item = item
+        return op
+
+    def send_many(self, items):
+        """Enqueue every item of *items* in order, waiting for room as needed.
+
+        *items* is read into a list before anything is sent.  On
+        :class:`Closed`, ``.item`` lists the items not sent; after a
+        cancellation the awaitable's ``.sent`` counts those that were.
+        """
+        cdef SendMany op = SendMany.__new__(SendMany)
+        op.tx = self
+        op.items = list(items)
+        return op
+
+    def blocking_send(self, item, timeout=None):
+        """Enqueue *item* from a plain thread, waiting while the channel is full.
+
+        Raises :class:`TimeoutError` (item not sent) once *timeout* seconds
+        pass.  Refuses to run in a thread whose event loop is running.
+        """
+        _check_not_in_loop("blocking_send()", "'await send()'")
+        cdef double deadline = -1.0 if timeout is None else _deadline(timeout)
+        if not self.push_one(item):
+            self.blocking_send_all([item], True, deadline)
+
+    def blocking_send_many(self, items, timeout=None):
+        """Enqueue every item of *items* in order from a plain thread.
+
+        On :class:`TimeoutError` or :class:`Closed`, ``.item`` lists the
+        items not sent.
+        """
+        _check_not_in_loop("blocking_send_many()", "'await send_many()'")
+        cdef double deadline = -1.0 if timeout is None else _deadline(timeout)
+        self.blocking_send_all(list(items), False, deadline)
+
+    cdef int blocking_send_all(self, list items, bint single, double deadline) except -1:
+        cdef Py_ssize_t sent = 0
+        cdef Py_ssize_t total = len(items)
+        cdef bint parked_before = False
+        cdef bint expired = False
+        cdef _Waiter waiter
+        while True:
+            sent += self.push_many(items, sent, single)
+            if sent == total:
+                return 0
+            if expired:
+                raise _send_timeout(items[0] if single else items[sent:], single)
+            waiter = _thread_waiter()
+            sent += self.push_many(items, sent, single)
+            if sent == total:
+                return 0
+            self.park(waiter, parked_before)
+            parked_before = True
+            try:
+                woken = _wait(waiter, deadline)
+            except BaseException:
+                self.abandon(waiter)
+                raise
+            if not woken:
+                # One last try without waiting, in case room came at the end.
+                self.abandon(waiter)
+                expired = True
+
+    async def wait_closed(self):
+        """Return once the receiver is closed: the producers' signal to stop."""
+        cdef _Core core = self.core
+        if self.closed:
+            raise Closed("this Sender was closed")
+        if core.rx_closed:
+            return
+        waiter = _loop_waiter(asyncio.get_running_loop())
+        if core.rx_closed:
+            return
+        core.closed_waiters.append(waiter)
+        try:
+            await waiter.fut
+        finally:
+            if waiter in core.closed_waiters:
+                core.closed_waiters.remove(waiter)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        self.close()
+
+
+cdef enum _RecvMode:
+    RECV_ONE
+    RECV_MANY
+    RECV_NEXT
+
+
+@cython.final
+@cython.no_gc_clear
+@cython.freelist(8)
+cdef class _Recv:
+    """The awaitable of :meth:`Receiver.recv`, ``recv_many`` and ``__anext__``."""
+
+    cdef Receiver rx
+    cdef _RecvMode mode
+    cdef Py_ssize_t max_items
+    cdef _Waiter waiter
+    cdef bint done
+
+    def __await__(self):
+        return self
+
+    def __next__(self):
+        cdef Receiver rx = self.rx
+        if self.done or rx is None:
+            _unusable(rx)
+        cdef _Core core = rx.core
+        self.done = True
+        self.waiter = None
+        result = rx.take(self.mode, self.max_items)
+        if result is not _NOTHING:
+            raise StopIteration(result)
+        waiter = _loop_waiter(asyncio.get_running_loop())
+        result = rx.take(self.mode, self.max_items)
+        if result is not _NOTHING:
+            raise StopIteration(result)
+        if core.rx_waiter is not None:
+            raise rx.busy()
+        core.rx_waiter = waiter
+        self.done = False
+        self.waiter = waiter
+        fut = waiter.fut
+        fut._asyncio_future_blocking = True
+        return fut
+
+    def send(self, value):
+        return self.__next__()
+
+    def throw(self, typ, val=None, tb=None):
+        self.close()
+        _reraise(typ, val, tb)
+
+    def close(self):
+        cdef _Core core
+        if self.waiter is not None:
+            core = self.rx.core
+            if core.rx_waiter is self.waiter:
+                core.rx_waiter = None
+            self.waiter = None
+
+
+@cython.no_gc_clear
+cdef class Receiver:
+    """The single receiving handle of a channel: a stream of its items.
+
+    ``async for item in rx`` on an event loop, ``for item in rx`` in a
+    thread; both end once the channel is closed and drained.
+    """
+
+    cdef _Core core
+    cdef object __weakref__
+
+    __class_getitem__ = classmethod(GenericAlias)
+
+    def __cinit__(self, _Core core not None):
+        self.core = core
+
+    def __repr__(self):
+        state = "closed" if self.is_closed else "open"
+        return f"<ringchan.Receiver capacity={self.core.capacity} len={len(self)} {state}>"
+
+    @property
+    def capacity(self):
+        """How many items the channel buffers at most."""
+        return self.core.capacity
+
+    @property
+    def is_closed(self):
+        """True once nothing new can arrive: receiver or every sender closed."""
+        return self.core.rx_closed or self.core.senders == 0
+
+    def __len__(self):
+        """Items buffered now."""
+        return self.core.length()
+
+    def close(self):
+        """Refuse further sends (idempotent); buffered items stay receivable."""
+        self.core.close_rx(False)
+
+    def __del__(self):
+        self.core.close_rx(True)
+
+    cdef object busy(self):
+        return RuntimeError(
+            "another task or thread is already waiting on this Receiver; "
+            "a channel has a single consumer"
+        )
+
+    cdef object take(self, _RecvMode mode, Py_ssize_t max_items):
+        """The next item (or list of items), or _NOTHING; raises at the end."""
+        cdef _Core core = self.core
+        cdef PyObject *ptr
+        cdef list items
+        if mode != RECV_MANY:
+            ptr = <PyObject *>rc_ring_pop(&core.ring)
+            if ptr != NULL:
+                item = <object>ptr
+                Py_DECREF(item)
+                if core.tx_waiters:
+                    core.wake_tx(1)
+                return item
+        else:
+            items = []
+            while len(items) < max_items:
+                ptr = <PyObject *>rc_ring_pop(&core.ring)
+                if ptr == NULL:
+                    break
+                item = <object>ptr
+                Py_DECREF(item)
+                items.append(item)
+            if items:
+                if core.tx_waiters:
+                    core.wake_tx(len(items))
+                return items
+        if core.ended():
+            if mode == RECV_NEXT:
+                raise StopAsyncIteration
+            raise Closed(core.end_message())
+        return _NOTHING
+
+    def try_recv(self):
+        """Return the oldest item now, or raise :class:`Empty` (or :class:`Closed`)."""
+        item = self.take(RECV_ONE, 1)
+        if item is _NOTHING:
+            raise Empty("the channel is empty; use recv() or blocking_recv() to wait")
+        return item
+
+    def try_recv_many(self, max_items):
+        """Return up to *max_items* items buffered now, maybe none."""
+        items = self.take(RECV_MANY, _max_items(max_items))
+        return [] if items is _NOTHING else items
+
+    cdef _Recv awaitable(self, _RecvMode mode, Py_ssize_t max_items):
+        cdef _Recv op = _Recv.__new__(_Recv)
+        op.rx = self
+        op.mode = mode
+        op.max_items = max_items
+        return op
+
+    def recv(self):
+        """Return the next item, waiting for one; :class:`Closed` at the end."""
+        return self.awaitable(RECV_ONE, 1)
+
+    def recv_many(self, max_items):
+        """Return 1..*max_items* items, waiting only for the first."""
+        return self.awaitable(RECV_MANY, _max_items(max_items))
+
+    def __aiter__(self):
+        return self
+
+    def __anext__(self):
+        return self.awaitable(RECV_NEXT, 1)
+
+    def blocking_recv(self, timeout=None):
+        """Return the next item from a plain thread, waiting with the GIL released.
+
+        Raises :class:`TimeoutError` once *timeout* seconds pass, and
+        :class:`Closed` at the end of the stream.
+        """
+        _check_not_in_loop("blocking_recv()", "'await recv()'")
+        cdef double deadline = -1.0 if timeout is None else _deadline(timeout)
+        return self.blocking_take(RECV_ONE, 1, deadline)
+
+    def blocking_recv_many(self, max_items, timeout=None):
+        """Return 1..*max_items* items from a plain thread, waiting for the first."""
+        _check_not_in_loop("blocking_recv_many()", "'await recv_many()'")
+        cdef Py_ssize_t count = _max_items(max_items)
+        cdef double deadline = -1.0 if timeout is None else _deadline(timeout)
+        return self.blocking_take(RECV_MANY, count, deadline)
+
+    cdef object blocking_take(self, _RecvMode mode, Py_ssize_t max_items, double deadline):
+        cdef _Core core = self.core
+        cdef _Waiter waiter
+        while True:
+            result = self.take(mode, max_items)
+            if result is not _NOTHING:
+                return result
+            waiter = _thread_waiter()
+            result = self.take(mode, max_items)
+            if result is not _NOTHING:
+                return result
+            if core.rx_waiter is not None:
+                raise self.busy()
+            core.rx_waiter = waiter
+            try:
+                woken = _wait(waiter, deadline)
+            finally:
+                if core.rx_waiter is waiter:
+                    core.rx_waiter = None
+            if not woken:
+                result = self.take(mode, max_items)
+                if result is not _NOTHING:
+                    return result
+                raise TimeoutError("timed out waiting for an item")
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        _check_not_in_loop("'for item in rx'", "'async for item in rx'")
+        try:
+            return self.blocking_take(RECV_ONE, 1, -1.0)
+        except Closed:
+            raise StopIteration from None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        self.close()
+
+
+def channel(capacity):
+    """Create a bounded channel; return its first sender and its receiver.
+
+    *capacity* is the exact number of items it buffers, 1 to
+    :data:`MAX_CAPACITY`.  The channel is bound to no event loop or thread.
+    """
+    cdef _Core core = _Core(check_capacity(capacity))
+    return Sender(core), Receiver(core)

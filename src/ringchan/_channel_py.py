@@ -1,0 +1,748 @@
+"""The pure-Python channel: a deque guarded by a lock.
+
+It is the reference for behaviour and types: the C channel in ``_channel_c``
+matches it method for method, and the test suite runs against both.  Selected
+with ``RINGCHAN_NO_EXTENSIONS=1``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from functools import partial
+from time import monotonic
+from types import GenericAlias
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Deque,
+    Generator,
+    Generic,
+    Iterable,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    Union,
+)
+
+from ._args import check_capacity, check_max_items, check_timeout
+from ._errors import Closed, Empty, Full
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+__all__ = ("Receiver", "Sender", "channel")
+
+_T = TypeVar("_T")
+
+_get_ident = threading.get_ident
+_get_running_loop = asyncio._get_running_loop
+
+
+def _resolve(fut: "asyncio.Future[None]") -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class _LoopWaiter:
+    """A task parked on its event loop; woken at most once."""
+
+    __slots__ = ("fut", "loop", "thread")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.fut: asyncio.Future[None] = loop.create_future()
+        self.thread = _get_ident()
+
+    def wake(self) -> None:
+        if self.thread == _get_ident():
+            _resolve(self.fut)
+            return
+        try:
+            self.loop.call_soon_threadsafe(_resolve, self.fut)
+        except RuntimeError:
+            # Its loop is closed: the parked task can never run again.
+            pass
+
+
+class _ThreadWaiter:
+    """A thread parked with the GIL released; woken at most once."""
+
+    __slots__ = ("lock",)
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.lock.acquire()
+
+    def wake(self) -> None:
+        self.lock.release()
+
+    def wait(self, deadline: Optional[float]) -> bool:
+        if deadline is None:
+            return self.lock.acquire()
+        return self.lock.acquire(timeout=max(0.0, deadline - monotonic()))
+
+
+_Waiter = Union[_LoopWaiter, _ThreadWaiter]
+
+
+def _wake_all(waiters: Iterable[_Waiter]) -> None:
+    for waiter in waiters:
+        waiter.wake()
+
+
+def _check_not_in_loop(what: str, instead: str) -> None:
+    if _get_running_loop() is not None:
+        raise RuntimeError(
+            f"{what} would block the event loop running in this thread; "
+            f"use {instead} there instead"
+        )
+
+
+def _send_timeout(unsent: Any, single: bool) -> TimeoutError:
+    error = TimeoutError(
+        "timed out waiting for room in the channel; "
+        + ("the item was not sent" if single else ".item lists the unsent items")
+    )
+    error.item = unsent  # type: ignore[attr-defined]
+    return error
+
+
+def _deadline(timeout: Any) -> Optional[float]:
+    seconds = check_timeout(timeout)
+    return None if seconds is None else monotonic() + seconds
+
+
+class _Core:
+    """State shared by every handle of one channel.
+
+    Entered as a context manager for each state change.  The thread holding
+    it is recorded so that a handle finalized by the cycle collector in the
+    middle of a state change defers its close to the end of that change
+    instead of deadlocking on the lock or acting on half-updated state.
+    """
+
+    __slots__ = (
+        "buf",
+        "capacity",
+        "closed_waiters",
+        "deferred",
+        "lock",
+        "owner",
+        "rx_closed",
+        "rx_waiter",
+        "senders",
+        "tx_waiters",
+    )
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.buf: Deque[Any] = deque()
+        self.lock = threading.Lock()
+        self.owner = 0
+        self.deferred: List[Callable[[], None]] = []
+        self.senders = 1
+        self.rx_closed = False
+        self.rx_waiter: Optional[_Waiter] = None
+        self.tx_waiters: Deque[_Waiter] = deque()
+        self.closed_waiters: List[_LoopWaiter] = []
+
+    def __enter__(self) -> None:
+        self.lock.acquire()
+        self.owner = _get_ident()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.owner = 0
+        self.lock.release()
+        if self.deferred:
+            self._run_deferred()
+
+    def _run_deferred(self) -> None:
+        with self:
+            deferred, self.deferred = self.deferred, []
+        for func in deferred:
+            func()
+
+    def finalize(self, func: Callable[[], None]) -> None:
+        """Run a handle's finalizer now, or after the state change under way
+        in this thread if the cycle collector interrupted one."""
+        if self.owner == _get_ident():
+            self.deferred.append(func)
+        else:
+            func()
+
+    def ended(self) -> bool:
+        """Nothing is buffered and nothing more can arrive (lock held)."""
+        return not self.buf and (self.senders == 0 or self.rx_closed)
+
+    def end_message(self) -> str:
+        if self.rx_closed:
+            return "the receiver was closed and every buffered item has been received"
+        return "every sender is closed and every buffered item has been received"
+
+    def take_rx_waiter(self) -> Optional[_Waiter]:
+        waiter, self.rx_waiter = self.rx_waiter, None
+        return waiter
+
+    def take_tx_waiters(self, count: int) -> List[_Waiter]:
+        tx_waiters = self.tx_waiters
+        return [tx_waiters.popleft() for _ in range(min(count, len(tx_waiters)))]
+
+    def release_sender(self) -> None:
+        """One sender handle closed: end the stream after the last one."""
+        with self:
+            self.senders -= 1
+            # Parked sends on the closed handle must fail now; the others
+            # just re-check and park again.
+            wake = list(self.tx_waiters)
+            self.tx_waiters.clear()
+            if self.senders == 0 and self.rx_waiter is not None:
+                wake.append(self.take_rx_waiter())  # type: ignore[arg-type]
+        _wake_all(wake)
+
+    def close_rx(self, drop_items: bool) -> None:
+        dropped: List[Any] = []
+        with self:
+            if drop_items:
+                dropped = list(self.buf)
+                self.buf.clear()
+            if self.rx_closed:
+                return
+            self.rx_closed = True
+            wake: List[_Waiter] = list(self.tx_waiters)
+            self.tx_waiters.clear()
+            wake.extend(self.closed_waiters)
+            self.closed_waiters.clear()
+            if self.rx_waiter is not None:
+                wake.append(self.take_rx_waiter())  # type: ignore[arg-type]
+        _wake_all(wake)
+        # The items go last, outside the lock: their finalizers may be anything.
+        del dropped
+
+
+class _Await(Generic[_T]):
+    """A plain awaitable running one channel operation once awaited."""
+
+    __slots__ = ("_args", "_func")
+
+    def __init__(self, func: Any, *args: Any) -> None:
+        self._func: Any = func
+        self._args = args
+
+    def __await__(self) -> Generator[Any, None, _T]:
+        func, self._func = self._func, None
+        if func is None:
+            raise RuntimeError(
+                "this awaitable was already awaited; call the method again for a new one"
+            )
+        return self._start(func).__await__()  # type: ignore[no-any-return]
+
+    def _start(self, func: Any) -> Any:
+        return func(*self._args)
+
+
+class SendMany(_Await[None]):
+    """The awaitable of :meth:`Sender.send_many`.
+
+    :attr:`sent` counts the items enqueued so far, so that after a
+    cancellation the caller knows ``items[:sent]`` went through.
+    """
+
+    __slots__ = ("sent",)
+
+    def __init__(self, sender: "Sender[Any]", items: List[Any]) -> None:
+        super().__init__(sender._send_all, items, False)
+        self.sent = 0
+
+    def _start(self, func: Any) -> Any:
+        # Handed over only now: kept in _args it would make a reference cycle.
+        return func(*self._args, self)
+
+
+class Sender(Generic[_T]):
+    """A sending handle of a channel; clone it to share among producers.
+
+    The receiver sees the end of the stream once every handle is closed,
+    explicitly, by ``with``/``async with``, or by being garbage-collected.
+    """
+
+    __slots__ = ("__weakref__", "_closed", "_core")
+
+    __class_getitem__ = classmethod(GenericAlias)
+
+    def __init__(self, core: _Core) -> None:
+        self._core = core
+        self._closed = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self.is_closed else "open"
+        return (
+            f"<ringchan.Sender capacity={self._core.capacity} "
+            f"len={len(self)} {state}>"
+        )
+
+    @property
+    def capacity(self) -> int:
+        """How many items the channel buffers at most."""
+        return self._core.capacity
+
+    @property
+    def is_closed(self) -> bool:
+        """True when sends through this handle fail: it or the receiver is closed."""
+        return self._closed or self._core.rx_closed
+
+    def __len__(self) -> int:
+        """Items buffered now."""
+        return len(self._core.buf)
+
+    def _refusal(self) -> Optional[str]:
+        """Why a send must fail now (lock held), or None.
+
+        A message rather than the exception: an exception kept in a local of
+        the raising frame would be a reference cycle holding the unsent item.
+        """
+        if self._closed:
+            return "this Sender was closed; send through an open clone"
+        if self._core.rx_closed:
+            return "the receiver is closed; nothing more can be sent"
+        return None
+
+    def clone(self) -> "Sender[_T]":
+        """Return a new, open handle to the same channel."""
+        core = self._core
+        with core:
+            if self._closed:
+                raise Closed("this Sender was closed; clone it before closing it")
+            core.senders += 1
+        return Sender(core)
+
+    def close(self) -> None:
+        """Close this handle (idempotent); the stream ends after the last one."""
+        with self._core:
+            if self._closed:
+                return
+            self._closed = True
+        self._core.release_sender()
+
+    def __del__(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._core.finalize(self._core.release_sender)
+
+    def try_send(self, item: _T) -> None:
+        """Enqueue *item* now, or raise :class:`Full` (or :class:`Closed`)."""
+        core = self._core
+        with core:
+            refusal = self._refusal()
+            if refusal is not None:
+                raise Closed(refusal, item)
+            if len(core.buf) >= core.capacity:
+                raise Full(
+                    f"the channel is full ({core.capacity} items); the item was "
+                    "not sent: use send() or blocking_send() to wait for room",
+                    item,
+                )
+            core.buf.append(item)
+            waiter = core.take_rx_waiter()
+        if waiter is not None:
+            waiter.wake()
+
+    def try_send_many(self, items: Sequence[_T]) -> int:
+        """Enqueue as many of *items* as fit now, in order; return how many.
+
+        *items* must be a sequence so that ``items[n:]``, the ones that did
+        not fit, stay with the caller.
+        """
+        if not isinstance(items, Sequence):
+            raise TypeError(
+                "try_send_many() needs a sequence such as a list, so the items "
+                f"that do not fit stay with you; got {type(items).__name__}"
+            )
+        core = self._core
+        with core:
+            refusal = self._refusal()
+            if refusal is not None:
+                raise Closed(refusal, list(items))
+            count = min(core.capacity - len(core.buf), len(items))
+            core.buf.extend(items[:count])
+            waiter = core.take_rx_waiter() if count else None
+        if waiter is not None:
+            waiter.wake()
+        return count
+
+    def send(self, item: _T) -> _Await[None]:
+        """Enqueue *item*, waiting while the channel is full.
+
+        If the await is cancelled, *item* was not sent.
+        """
+        return _Await(self._send_all, [item], True, None)
+
+    def send_many(self, items: Iterable[_T]) -> SendMany:
+        """Enqueue every item of *items* in order, waiting for room as needed.
+
+        *items* is read into a list before anything is sent.  On
+        :class:`Closed`, ``.item`` lists the items not sent; after a
+        cancellation the awaitable's ``.sent`` counts those that were.
+        """
+        return SendMany(self, list(items))
+
+    async def _send_all(
+        self, items: List[Any], single: bool, progress: Optional[SendMany]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        core = self._core
+        sent = 0
+        parked_before = False
+        while True:
+            waiter: Optional[_LoopWaiter] = None
+            with core:
+                refusal = self._refusal()
+                if refusal is not None:
+                    raise Closed(refusal, items[0] if single else items[sent:])
+                count = min(core.capacity - len(core.buf), len(items) - sent)
+                core.buf.extend(items[sent : sent + count])
+                sent += count
+                rx_waiter = core.take_rx_waiter() if count else None
+                if sent < len(items):
+                    waiter = _LoopWaiter(loop)
+                    if parked_before:
+                        core.tx_waiters.appendleft(waiter)
+                    else:
+                        core.tx_waiters.append(waiter)
+            if progress is not None:
+                progress.sent = sent
+            if rx_waiter is not None:
+                rx_waiter.wake()
+            if waiter is None:
+                return
+            parked_before = True
+            try:
+                await waiter.fut
+            except BaseException:
+                self._abandon(waiter)
+                raise
+
+    def _abandon(self, waiter: _Waiter) -> None:
+        """Unpark *waiter*; if it was already woken, pass the wake-up on."""
+        core = self._core
+        with core:
+            try:
+                core.tx_waiters.remove(waiter)
+                return
+            except ValueError:
+                pass
+            room = len(core.buf) < core.capacity
+            wake = core.take_tx_waiters(1) if room else []
+        _wake_all(wake)
+
+    def blocking_send(self, item: _T, timeout: Optional[float] = None) -> None:
+        """Enqueue *item* from a plain thread, waiting while the channel is full.
+
+        Raises :class:`TimeoutError` (item not sent) once *timeout* seconds
+        pass.  Refuses to run in a thread whose event loop is running.
+        """
+        _check_not_in_loop("blocking_send()", "'await send()'")
+        self._blocking_send_all([item], True, _deadline(timeout))
+
+    def blocking_send_many(
+        self, items: Iterable[_T], timeout: Optional[float] = None
+    ) -> None:
+        """Enqueue every item of *items* in order from a plain thread.
+
+        On :class:`TimeoutError` or :class:`Closed`, ``.item`` lists the
+        items not sent.
+        """
+        _check_not_in_loop("blocking_send_many()", "'await send_many()'")
+        deadline = _deadline(timeout)
+        self._blocking_send_all(list(items), False, deadline)
+
+    def _blocking_send_all(
+        self, items: List[Any], single: bool, deadline: Optional[float]
+    ) -> None:
+        core = self._core
+        sent = 0
+        parked_before = expired = False
+        while True:
+            waiter: Optional[_ThreadWaiter] = None
+            with core:
+                refusal = self._refusal()
+                if refusal is not None:
+                    raise Closed(refusal, items[0] if single else items[sent:])
+                count = min(core.capacity - len(core.buf), len(items) - sent)
+                core.buf.extend(items[sent : sent + count])
+                sent += count
+                rx_waiter = core.take_rx_waiter() if count else None
+                if sent < len(items) and not expired:
+                    waiter = _ThreadWaiter()
+                    if parked_before:
+                        core.tx_waiters.appendleft(waiter)
+                    else:
+                        core.tx_waiters.append(waiter)
+            if rx_waiter is not None:
+                rx_waiter.wake()
+            if sent == len(items):
+                return
+            if expired:
+                raise _send_timeout(items[0] if single else items[sent:], single)
+            assert waiter is not None
+            parked_before = True
+            try:
+                woken = waiter.wait(deadline)
+            except BaseException:
+                self._abandon(waiter)
+                raise
+            if not woken:
+                # One last try without waiting, in case room came at the end.
+                self._abandon(waiter)
+                expired = True
+
+    async def wait_closed(self) -> None:
+        """Return once the receiver is closed: the producers' signal to stop."""
+        core = self._core
+        with core:
+            if self._closed:
+                raise Closed("this Sender was closed")
+            if core.rx_closed:
+                return
+            waiter = _LoopWaiter(asyncio.get_running_loop())
+            core.closed_waiters.append(waiter)
+        try:
+            await waiter.fut
+        finally:
+            with core:
+                if waiter in core.closed_waiters:
+                    core.closed_waiters.remove(waiter)
+
+    def __enter__(self) -> "Sender[_T]":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type],
+        exc: Optional[BaseException],
+        tb: Optional["TracebackType"],
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> "Sender[_T]":
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[type],
+        exc: Optional[BaseException],
+        tb: Optional["TracebackType"],
+    ) -> None:
+        self.close()
+
+
+class Receiver(Generic[_T]):
+    """The single receiving handle of a channel: a stream of its items.
+
+    ``async for item in rx`` on an event loop, ``for item in rx`` in a
+    thread; both end once the channel is closed and drained.
+    """
+
+    __slots__ = ("__weakref__", "_core")
+
+    __class_getitem__ = classmethod(GenericAlias)
+
+    def __init__(self, core: _Core) -> None:
+        self._core = core
+
+    def __repr__(self) -> str:
+        state = "closed" if self.is_closed else "open"
+        return (
+            f"<ringchan.Receiver capacity={self._core.capacity} "
+            f"len={len(self)} {state}>"
+        )
+
+    @property
+    def capacity(self) -> int:
+        """How many items the channel buffers at most."""
+        return self._core.capacity
+
+    @property
+    def is_closed(self) -> bool:
+        """True once nothing new can arrive: receiver or every sender closed."""
+        return self._core.rx_closed or self._core.senders == 0
+
+    def __len__(self) -> int:
+        """Items buffered now."""
+        return len(self._core.buf)
+
+    def close(self) -> None:
+        """Refuse further sends (idempotent); buffered items stay receivable."""
+        self._core.close_rx(drop_items=False)
+
+    def __del__(self) -> None:
+        self._core.finalize(partial(self._core.close_rx, drop_items=True))
+
+    def _take(self, max_items: int) -> Optional[List[Any]]:
+        """Pop up to *max_items* (lock held); None when nothing is buffered."""
+        core = self._core
+        buf = core.buf
+        count = min(max_items, len(buf))
+        return [buf.popleft() for _ in range(count)] if count else None
+
+    def _take_now(self, max_items: int) -> Optional[List[Any]]:
+        core = self._core
+        with core:
+            items = self._take(max_items)
+            if items is None:
+                if core.ended():
+                    raise Closed(core.end_message())
+                return None
+            wake = core.take_tx_waiters(len(items))
+        _wake_all(wake)
+        return items
+
+    def try_recv(self) -> _T:
+        """Return the oldest item now, or raise :class:`Empty` (or :class:`Closed`)."""
+        items = self._take_now(1)
+        if items is None:
+            raise Empty("the channel is empty; use recv() or blocking_recv() to wait")
+        return items[0]  # type: ignore[no-any-return]
+
+    def try_recv_many(self, max_items: int) -> List[_T]:
+        """Return up to *max_items* items buffered now, maybe none."""
+        items = self._take_now(check_max_items(max_items))
+        return [] if items is None else items
+
+    def recv(self) -> _Await[_T]:
+        """Return the next item, waiting for one; :class:`Closed` at the end."""
+        return _Await(self._recv, 1, True, False)
+
+    def recv_many(self, max_items: int) -> _Await[List[_T]]:
+        """Return 1..*max_items* items, waiting only for the first."""
+        return _Await(self._recv, check_max_items(max_items), False, False)
+
+    def __aiter__(self) -> "Receiver[_T]":
+        return self
+
+    def __anext__(self) -> _Await[_T]:
+        return _Await(self._recv, 1, True, True)
+
+    def _busy(self) -> RuntimeError:
+        return RuntimeError(
+            "another task or thread is already waiting on this Receiver; "
+            "a channel has a single consumer"
+        )
+
+    async def _recv(self, max_items: int, single: bool, iterating: bool) -> Any:
+        loop = asyncio.get_running_loop()
+        core = self._core
+        while True:
+            with core:
+                items = self._take(max_items)
+                if items is not None:
+                    wake = core.take_tx_waiters(len(items))
+                    break
+                if core.ended():
+                    if iterating:
+                        raise StopAsyncIteration
+                    raise Closed(core.end_message())
+                if core.rx_waiter is not None:
+                    raise self._busy()
+                waiter = _LoopWaiter(loop)
+                core.rx_waiter = waiter
+            try:
+                await waiter.fut
+            except BaseException:
+                with core:
+                    if core.rx_waiter is waiter:
+                        core.rx_waiter = None
+                raise
+        _wake_all(wake)
+        return items[0] if single else items
+
+    def blocking_recv(self, timeout: Optional[float] = None) -> _T:
+        """Return the next item from a plain thread, waiting with the GIL released.
+
+        Raises :class:`TimeoutError` once *timeout* seconds pass, and
+        :class:`Closed` at the end of the stream.
+        """
+        _check_not_in_loop("blocking_recv()", "'await recv()'")
+        return self._blocking_recv(1, _deadline(timeout))[0]  # type: ignore[no-any-return]
+
+    def blocking_recv_many(
+        self, max_items: int, timeout: Optional[float] = None
+    ) -> List[_T]:
+        """Return 1..*max_items* items from a plain thread, waiting for the first."""
+        _check_not_in_loop("blocking_recv_many()", "'await recv_many()'")
+        max_items = check_max_items(max_items)
+        return self._blocking_recv(max_items, _deadline(timeout))
+
+    def _blocking_recv(self, max_items: int, deadline: Optional[float]) -> List[Any]:
+        core = self._core
+        while True:
+            with core:
+                items = self._take(max_items)
+                if items is not None:
+                    wake = core.take_tx_waiters(len(items))
+                    break
+                if core.ended():
+                    raise Closed(core.end_message())
+                if core.rx_waiter is not None:
+                    raise self._busy()
+                waiter = _ThreadWaiter()
+                core.rx_waiter = waiter
+            try:
+                woken = waiter.wait(deadline)
+            finally:
+                with core:
+                    if core.rx_waiter is waiter:
+                        core.rx_waiter = None
+            if not woken:
+                items = self._take_now(max_items)
+                if items is not None:
+                    return items
+                raise TimeoutError("timed out waiting for an item")
+        _wake_all(wake)
+        return items
+
+    def __iter__(self) -> "Receiver[_T]":
+        return self
+
+    def __next__(self) -> _T:
+        _check_not_in_loop("'for item in rx'", "'async for item in rx'")
+        try:
+            return self._blocking_recv(1, None)[0]  # type: ignore[no-any-return]
+        except Closed:
+            raise StopIteration from None
+
+    def __enter__(self) -> "Receiver[_T]":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type],
+        exc: Optional[BaseException],
+        tb: Optional["TracebackType"],
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> "Receiver[_T]":
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[type],
+        exc: Optional[BaseException],
+        tb: Optional["TracebackType"],
+    ) -> None:
+        self.close()
+
+
+def channel(capacity: int) -> Tuple[Sender[Any], Receiver[Any]]:
+    """Create a bounded channel; return its first sender and its receiver.
+
+    *capacity* is the exact number of items it buffers, 1 to
+    :data:`MAX_CAPACITY`.  The channel is bound to no event loop or thread.
+    """
+    core = _Core(check_capacity(capacity))
+    return Sender(core), Receiver(core)

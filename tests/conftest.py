@@ -1,0 +1,212 @@
+"""Fixtures shared by the whole suite.
+
+Every behavioural test takes ``chan_module`` and so runs twice: against the
+C channel (id ``cext``) and the pure-Python twin (id ``pure``), in the manner
+of multidict's conftest.  ``-k pure`` or ``-k cext`` selects one.  A C module
+that does not import makes its tests FAIL, never skip, unless
+``RINGCHAN_NO_EXTENSIONS`` is set.
+
+Every async test runs its coroutine through ``run``, which is parametrized
+over the event loop (ids ``asyncio`` and ``uvloop``; uvloop is skipped only
+where it cannot be imported).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import sys
+import threading
+from types import ModuleType
+from typing import Any, Callable, Coroutine, List, Optional
+
+import pytest
+
+#: Bound on any single wait inside a test (thread join, awaited result).  A
+#: deadlock fails with a clear message this quickly instead of running into
+#: the global pytest-timeout.
+WAIT = 10.0
+
+#: Bound on a whole coroutine run by the ``run`` fixture.
+RUN_TIMEOUT = 30.0
+
+NO_EXTENSIONS = bool(os.environ.get("RINGCHAN_NO_EXTENSIONS"))
+
+C_MODULE = "ringchan._channel_c"
+PY_MODULE = "ringchan._channel_py"
+
+
+class _UnimportableModule:
+    """Stands in for a C module that failed to import.
+
+    Any use of it inside a test calls ``pytest.fail``, so every test that
+    needs the C channel is reported as FAILED (not skipped, not a setup error)
+    with the import error in the message.
+    """
+
+    def __init__(self, name: str, error: BaseException) -> None:
+        self._name = name
+        self._error = error
+
+    def __getattr__(self, attr: str) -> Any:
+        pytest.fail(
+            f"cannot import {self._name}: {self._error!r}. Build the extension "
+            "(pip install -e . or python setup.py build_ext --inplace), or set "
+            "RINGCHAN_NO_EXTENSIONS=1 to test only the pure-Python channel.",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(C_MODULE, id="cext"),
+        pytest.param(PY_MODULE, id="pure"),
+    ]
+)
+def chan_module(request: pytest.FixtureRequest) -> ModuleType:
+    """The channel implementation under test: ``channel``, ``Sender``, ``Receiver``."""
+    name = request.param
+    if name == C_MODULE and NO_EXTENSIONS:
+        pytest.skip("RINGCHAN_NO_EXTENSIONS is set: the C channel is not tested")
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:  # noqa: BLE001 - any failure must be visible
+        if name == PY_MODULE:
+            raise
+        return _UnimportableModule(name, exc)  # type: ignore[return-value]
+
+
+def _new_uvloop() -> asyncio.AbstractEventLoop:
+    import uvloop
+
+    return uvloop.new_event_loop()
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def loop_factory(request: pytest.FixtureRequest) -> Callable[[], asyncio.AbstractEventLoop]:
+    """A callable creating a fresh event loop of the kind under test."""
+    if request.param == "uvloop":
+        pytest.importorskip("uvloop", reason="uvloop is not importable here")
+        return _new_uvloop
+    return asyncio.new_event_loop
+
+
+def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(
+            asyncio.wait_for(
+                asyncio.gather(*tasks, return_exceptions=True), WAIT
+            )
+        )
+
+
+def run_on_new_loop(
+    factory: Callable[[], asyncio.AbstractEventLoop],
+    coro: Coroutine[Any, Any, Any],
+    timeout: Optional[float] = RUN_TIMEOUT,
+) -> Any:
+    """Run *coro* to completion on a fresh loop, then tear the loop down."""
+    loop = factory()
+    try:
+        if timeout is not None:
+            coro = asyncio.wait_for(coro, timeout)
+        return loop.run_until_complete(coro)
+    finally:
+        try:
+            _cancel_leftovers(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+
+
+@pytest.fixture
+def run(loop_factory: Callable[[], asyncio.AbstractEventLoop]) -> Callable[..., Any]:
+    """``run(coro)`` runs *coro* on a fresh loop of the kind under test.
+
+    The whole run is bounded by ``asyncio.wait_for`` (``RUN_TIMEOUT``).
+    """
+
+    def run(coro: Coroutine[Any, Any, Any], timeout: Optional[float] = RUN_TIMEOUT) -> Any:
+        return run_on_new_loop(loop_factory, coro, timeout)
+
+    return run
+
+
+class Worker:
+    """A daemon thread whose result or exception is handed back on join."""
+
+    def __init__(self, func: Callable[..., Any], args: tuple, name: str) -> None:
+        self.result: Any = None
+        self.error: Optional[BaseException] = None
+        self.thread = threading.Thread(
+            target=self._main, args=(func, args), name=name, daemon=True
+        )
+
+    def _main(self, func: Callable[..., Any], args: tuple) -> None:
+        try:
+            self.result = func(*args)
+        except BaseException as exc:  # noqa: BLE001 - reported by join()
+            self.error = exc
+
+    def start(self) -> "Worker":
+        self.thread.start()
+        return self
+
+    def join(self, timeout: float = WAIT) -> Any:
+        """Wait for the thread (bounded); re-raise its exception, return its result."""
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), (
+            f"thread {self.thread.name} still running after {timeout}s: deadlock?"
+        )
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+    def is_alive(self) -> bool:
+        return self.thread.is_alive()
+
+
+@pytest.fixture
+def spawn() -> Any:
+    """``spawn(func, *args)`` starts *func* in a daemon thread, returns a Worker.
+
+    At teardown every worker is joined (bounded); a thread still running
+    fails the test.
+    """
+    workers: List[Worker] = []
+
+    def spawn(func: Callable[..., Any], *args: Any, name: Optional[str] = None) -> Worker:
+        worker = Worker(func, args, name or f"worker-{len(workers)}")
+        workers.append(worker)
+        return worker.start()
+
+    yield spawn
+    stuck = []
+    for worker in workers:
+        worker.thread.join(WAIT)
+        if worker.thread.is_alive():
+            stuck.append(worker.thread.name)
+    assert not stuck, f"threads still running at teardown: {stuck}"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    try:
+        importlib.import_module(C_MODULE)
+        c_state = "importable"
+    except Exception as exc:  # noqa: BLE001
+        c_state = f"NOT importable ({exc!r})"
+    try:
+        import uvloop
+
+        uv_state = uvloop.__version__
+    except ImportError:
+        uv_state = "not importable"
+    return (
+        f"ringchan: {C_MODULE} {c_state}; RINGCHAN_NO_EXTENSIONS="
+        f"{os.environ.get('RINGCHAN_NO_EXTENSIONS', '')!r}; uvloop {uv_state}; "
+        f"python {sys.version.split()[0]}"
+    )

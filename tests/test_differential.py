@@ -1,0 +1,139 @@
+"""One behaviour, two implementations: the same random sequence of
+non-waiting operations is applied to a C channel and a pure-Python channel
+in lockstep, and every result, error (type, message, ``.item``), ``len`` and
+``is_closed`` must match."""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import os
+import random
+
+import pytest
+
+C_MODULE = "ringchan._channel_c"
+PY_MODULE = "ringchan._channel_py"
+NO_EXTENSIONS = bool(os.environ.get("RINGCHAN_NO_EXTENSIONS"))
+
+
+@pytest.fixture
+def both_modules():
+    if NO_EXTENSIONS:
+        pytest.skip("RINGCHAN_NO_EXTENSIONS is set: the C channel is not tested")
+    try:
+        c_module = importlib.import_module(C_MODULE)
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"cannot import {C_MODULE}: {exc!r}", pytrace=False)
+    return c_module, importlib.import_module(PY_MODULE)
+
+
+def outcome(func, *args):
+    try:
+        result = func(*args)
+    except Exception as exc:  # noqa: BLE001
+        return ("raised", type(exc).__name__, str(exc), getattr(exc, "item", None))
+    return ("returned", result)
+
+
+class Model:
+    """One channel and its sender handles, driven by operation names."""
+
+    def __init__(self, module, capacity):
+        tx, self.rx = module.channel(capacity)
+        self.senders = [tx]
+
+    def apply(self, op, arg, pick):
+        rx = self.rx
+        tx = self.senders[pick % len(self.senders)]
+        if op == "try_send":
+            return outcome(tx.try_send, arg)
+        if op == "try_send_many":
+            return outcome(tx.try_send_many, list(range(arg, arg + pick % 5)))
+        if op == "blocking_send":
+            return outcome(tx.blocking_send, arg, 0)
+        if op == "blocking_send_many":
+            return outcome(tx.blocking_send_many, list(range(arg, arg + pick % 4)), 0)
+        if op == "try_recv":
+            return outcome(rx.try_recv)
+        if op == "try_recv_many":
+            return outcome(rx.try_recv_many, 1 + pick % 4)
+        if op == "blocking_recv":
+            return outcome(rx.blocking_recv, 0)
+        if op == "blocking_recv_many":
+            return outcome(rx.blocking_recv_many, 1 + pick % 3, 0)
+        if op == "clone":
+            result = outcome(tx.clone)
+            if result[0] == "returned":
+                self.senders.append(result[1])
+                return ("returned", "clone")
+            return result
+        if op == "close_sender":
+            return outcome(tx.close)
+        if op == "drop_sender":
+            if len(self.senders) > 1:
+                self.senders.remove(tx)
+            return ("returned", None)
+        if op == "close_receiver":
+            return outcome(rx.close)
+        raise AssertionError(op)
+
+    def state(self):
+        return (
+            len(self.rx),
+            self.rx.capacity,
+            self.rx.is_closed,
+            [s.is_closed for s in self.senders],
+            [len(s) for s in self.senders],
+        )
+
+
+OPS = (
+    ["try_send"] * 6
+    + ["try_send_many"] * 3
+    + ["blocking_send"] * 2
+    + ["blocking_send_many"] * 2
+    + ["try_recv"] * 5
+    + ["try_recv_many"] * 3
+    + ["blocking_recv"] * 2
+    + ["blocking_recv_many"] * 2
+    + ["clone"] * 2
+    + ["close_sender", "drop_sender"]
+)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_random_operations_match(both_modules, seed):
+    rng = random.Random(seed)
+    capacity = rng.choice([1, 2, 3, 5, 8])
+    c_module, py_module = both_modules
+    c, py = Model(c_module, capacity), Model(py_module, capacity)
+    for step in range(300):
+        op = rng.choice(OPS + (["close_receiver"] if rng.random() < 0.01 else []))
+        arg, pick = rng.randrange(1000), rng.randrange(1000)
+        got_c = c.apply(op, arg, pick)
+        got_py = py.apply(op, arg, pick)
+        assert got_c == got_py, (step, op)
+        if c.state() != py.state():
+            # A dropped handle is closed once it is freed; when that happens
+            # is tested in test_gc.py, so compare after a collection here.
+            gc.collect()
+        assert c.state() == py.state(), (step, op)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda m: m.channel(0), id="capacity-0"),
+        pytest.param(lambda m: m.channel(True), id="capacity-True"),
+        pytest.param(lambda m: m.channel(1 << 40), id="capacity-huge"),
+        pytest.param(lambda m: m.channel(2)[1].try_recv_many(0), id="max_items-0"),
+        pytest.param(lambda m: m.channel(2)[1].blocking_recv(timeout=-1), id="timeout-neg"),
+        pytest.param(lambda m: m.channel(2)[1].blocking_recv(timeout="x"), id="timeout-str"),
+        pytest.param(lambda m: m.channel(2)[0].try_send_many(iter([1])), id="not-sequence"),
+        pytest.param(lambda m: m.channel(2)[1].try_recv(), id="empty"),
+    ],
+)
+def test_argument_errors_match(both_modules, call):
+    c_module, py_module = both_modules
+    assert outcome(call, c_module) == outcome(call, py_module)

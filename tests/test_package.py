@@ -1,0 +1,77 @@
+"""Which implementation ``import ringchan`` selects, and what it exports.
+
+Run in subprocesses so that the environment variable is read afresh.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import ringchan._channel_py as _channel_py
+
+WAIT = 30.0
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(_channel_py.__file__)))
+
+CHECK = textwrap.dedent(
+    """
+    import sys
+    import ringchan
+    from ringchan import _errors
+
+    expected = sys.argv[1]
+    impl = __import__("ringchan." + expected, fromlist=["channel"])
+    assert ringchan.COMPILED is (expected == "_channel_c"), ringchan.COMPILED
+    assert ringchan.channel is impl.channel
+    assert ringchan.Sender is impl.Sender
+    assert ringchan.Receiver is impl.Receiver
+    for name in ("ChannelError", "Closed", "Empty", "Full"):
+        assert getattr(ringchan, name) is getattr(_errors, name), name
+    assert ringchan.MAX_CAPACITY == 1 << 26
+    assert set(ringchan.__all__) >= {
+        "COMPILED", "MAX_CAPACITY", "ChannelError", "Closed", "Empty", "Full",
+        "Receiver", "Sender", "channel",
+    }
+    tx, rx = ringchan.channel(1)
+    tx.try_send("ok")
+    print(rx.try_recv())
+    """
+)
+
+
+def _run(no_extensions: bool, expected: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.pop("RINGCHAN_NO_EXTENSIONS", None)
+    if no_extensions:
+        env["RINGCHAN_NO_EXTENSIONS"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, env.get("PYTHONPATH")) if p)
+    return subprocess.run(
+        [sys.executable, "-c", CHECK, expected],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    )
+
+
+def test_no_extensions_selects_the_pure_channel():
+    proc = _run(True, "_channel_py")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+@pytest.mark.skipif(
+    bool(os.environ.get("RINGCHAN_NO_EXTENSIONS")),
+    reason="RINGCHAN_NO_EXTENSIONS is set: the C channel is not tested",
+)
+def test_default_is_the_c_channel_and_never_a_silent_fallback():
+    proc = _run(False, "_channel_c")
+    assert proc.returncode == 0, (
+        "import ringchan did not give the C channel (a failed build must be a "
+        f"visible error, and it is):\n{proc.stderr}"
+    )
+    assert proc.stdout.strip() == "ok"
