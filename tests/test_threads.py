@@ -381,3 +381,34 @@ def test_main_thread_receiver_with_event_set_by_thread(chan_module, spawn):
             break
     worker.join()
     assert got == list(range(50))
+
+
+def _park_receiver_on_closed_loop(chan_module, loop_factory):
+    """A channel whose receiver was parked in recv() on a loop now closed."""
+    tx, rx = chan_module.channel(4)
+    loop = loop_factory()
+
+    async def park():
+        task = asyncio.ensure_future(rx.recv())
+        await asyncio.sleep(0.01)
+        assert not task.done()
+        return task
+
+    task = loop.run_until_complete(park())
+    loop.close()
+    # The parked task can never run again; drop it without the loop's
+    # "Task was destroyed but it is pending" report.
+    task._log_destroy_pending = False
+    return tx, rx
+
+
+def test_send_from_same_thread_after_receivers_loop_closed(chan_module, loop_factory):
+    tx, rx = _park_receiver_on_closed_loop(chan_module, loop_factory)
+    tx.try_send(1)  # wakes nobody: no error, and the item is kept
+    assert rx.try_recv() == 1
+
+
+def test_send_from_thread_after_receivers_loop_closed(chan_module, loop_factory, spawn):
+    tx, rx = _park_receiver_on_closed_loop(chan_module, loop_factory)
+    spawn(lambda: tx.blocking_send(1, timeout=WAIT)).join()
+    assert rx.blocking_recv(timeout=WAIT) == 1

@@ -102,14 +102,16 @@ cdef _Waiter _thread_waiter():
 cdef int _wake(_Waiter waiter) except -1:
     if waiter.lock != NULL:
         PyThread_release_lock(waiter.lock)
-    elif waiter.thread == PyThread_get_thread_ident():
-        _resolve(waiter.fut)
-    else:
-        try:
+        return 0
+    try:
+        if waiter.thread == PyThread_get_thread_ident():
+            _resolve(waiter.fut)
+        else:
             waiter.loop.call_soon_threadsafe(_resolve, waiter.fut)
-        except RuntimeError:
-            # Its loop is closed: the parked task can never run again.
-            pass
+    except RuntimeError:
+        # A closed loop will never run the parked task again: nobody to wake.
+        if not waiter.loop.is_closed():
+            raise
     return 0
 
 
@@ -256,18 +258,19 @@ cdef class _Core:
         return _wake_all(wake)
 
     cdef int close_rx(self, bint drop_items) except -1:
+        cdef list wake = []
+        if not self.rx_closed:
+            self.rx_closed = True
+            wake = list(self.tx_waiters)
+            self.tx_waiters.clear()
+            wake.extend(self.closed_waiters)
+            self.closed_waiters.clear()
+            if self.rx_waiter is not None:
+                wake.append(self.rx_waiter)
+                self.rx_waiter = None
         if drop_items:
+            # After the close: a finalizer run by a dropped item cannot send.
             rcpy_ring_clear(&self.ring)
-        if self.rx_closed:
-            return 0
-        self.rx_closed = True
-        cdef list wake = list(self.tx_waiters)
-        self.tx_waiters.clear()
-        wake.extend(self.closed_waiters)
-        self.closed_waiters.clear()
-        if self.rx_waiter is not None:
-            wake.append(self.rx_waiter)
-            self.rx_waiter = None
         return _wake_all(wake)
 
 

@@ -59,14 +59,15 @@ class _LoopWaiter:
         self.thread = _get_ident()
 
     def wake(self) -> None:
-        if self.thread == _get_ident():
-            _resolve(self.fut)
-            return
         try:
-            self.loop.call_soon_threadsafe(_resolve, self.fut)
+            if self.thread == _get_ident():
+                _resolve(self.fut)
+            else:
+                self.loop.call_soon_threadsafe(_resolve, self.fut)
         except RuntimeError:
-            # Its loop is closed: the parked task can never run again.
-            pass
+            # A closed loop will never run the parked task again: nobody to wake.
+            if not self.loop.is_closed():
+                raise
 
 
 class _ThreadWaiter:
