@@ -29,26 +29,26 @@ def _check_int(value: Any, name: str) -> int:
 
 def check_capacity(capacity: Any) -> int:
     """Return *capacity* as an int, or raise if it is not in 1..MAX_CAPACITY."""
-    capacity = _check_int(capacity, "capacity")
-    if capacity < 1:
+    value = _check_int(capacity, "capacity")
+    if value < 1:
         raise ValueError(
-            f"capacity must be at least 1, got {capacity}: "
+            f"capacity must be at least 1, got {value}: "
             "a channel needs room for one item"
         )
-    if capacity > MAX_CAPACITY:
+    if value > MAX_CAPACITY:
         raise ValueError(
             f"capacity must be at most {MAX_CAPACITY} (ringchan.MAX_CAPACITY), "
-            f"got {capacity}: the buffer is allocated up front"
+            f"got {value}: the buffer is allocated up front"
         )
-    return capacity
+    return value
 
 
 def check_max_items(max_items: Any) -> int:
     """Return *max_items* as an int, or raise if it is not at least 1."""
-    max_items = _check_int(max_items, "max_items")
-    if max_items < 1:
-        raise ValueError(f"max_items must be at least 1, got {max_items}")
-    return max_items
+    value = _check_int(max_items, "max_items")
+    if value < 1:
+        raise ValueError(f"max_items must be at least 1, got {value}")
+    return value
 
 
 def check_timeout(timeout: Any) -> Optional[float]:

@@ -286,14 +286,34 @@ rcpy_install_gc(<PyTypeObject *>_Core, _ring_offset())
 # close() may still use them on a collected cycle), so a typed reference set at
 # creation is never None afterwards.
 
+cdef enum _OpKind:
+    RECV_ONE
+    RECV_MANY
+    RECV_NEXT
+    SEND_ONE
+    SEND_MANY
+
+
 @cython.final
 @cython.no_gc_clear
-@cython.freelist(8)
-cdef class _Send:
-    """The awaitable of :meth:`Sender.send`."""
+@cython.freelist(16)
+cdef class _Op:
+    """The awaitable of every operation that may wait: send, send_many, recv,
+    recv_many and ``__anext__``.
 
+    ``__next__`` makes an attempt and either finishes the operation or parks
+    it, returning the future its task then waits on; resuming calls
+    ``__next__`` again.  ``throw`` and ``close`` (cancellation, or a coroutine
+    closed while parked) unpark it.  For send_many, :attr:`sent` counts the
+    items enqueued so far: after a cancellation, ``items[:sent]`` went through.
+    """
+
+    cdef _OpKind kind
     cdef Sender tx
-    cdef object item
+    cdef Receiver rx
+    cdef object item  # SEND_ONE: the item; SEND_MANY: the list of items
+    cdef readonly Py_ssize_t sent
+    cdef Py_ssize_t max_items
     cdef _Waiter waiter
     cdef bint parked_before
     cdef bint done
@@ -302,24 +322,49 @@ cdef class _Send:
         return self
 
     def __next__(self):
-        cdef Sender tx = self.tx
-        if self.done or tx is None:
-            _unusable(tx)
+        if self.done or (self.tx is None and self.rx is None):
+            _unusable(self.tx or self.rx)
         # Every way out but parking finishes the operation.
         self.done = True
         self.waiter = None
-        if tx.push_one(self.item):
+        result = self.attempt()
+        if result is _NOTHING:
+            waiter = _loop_waiter(asyncio.get_running_loop())
+            result = self.attempt()
+            if result is _NOTHING:
+                self.register(waiter)
+                self.done = False
+                self.waiter = waiter
+                fut = waiter.fut
+                fut._asyncio_future_blocking = True
+                return fut
+        if result is None:
             raise StopIteration
-        waiter = _loop_waiter(asyncio.get_running_loop())
-        if tx.push_one(self.item):
-            raise StopIteration
-        tx.park(waiter, self.parked_before)
-        self.parked_before = True
-        self.done = False
-        self.waiter = waiter
-        fut = waiter.fut
-        fut._asyncio_future_blocking = True
-        return fut
+        raise StopIteration(result)
+
+    cdef object attempt(self):
+        """The operation's result if it can finish now, else _NOTHING."""
+        cdef list items
+        if self.kind == SEND_ONE:
+            return None if self.tx.push_one(self.item) else _NOTHING
+        if self.kind == SEND_MANY:
+            items = self.item
+            self.sent += self.tx.push_many(items, self.sent)
+            return None if self.sent == len(items) else _NOTHING
+        return self.rx.take(self.kind, self.max_items)
+
+    cdef int register(self, _Waiter waiter) except -1:
+        """Park: no Python call between the last attempt and this."""
+        cdef _Core core
+        if self.tx is not None:
+            self.tx.park(waiter, self.parked_before)
+            self.parked_before = True
+            return 0
+        core = self.rx.core
+        if core.rx_waiter is not None:
+            raise self.rx.busy()
+        core.rx_waiter = waiter
+        return 0
 
     def send(self, value):
         return self.__next__()
@@ -329,74 +374,24 @@ cdef class _Send:
         _reraise(typ, val, tb)
 
     def close(self):
-        if self.waiter is not None:
-            self.tx.abandon(self.waiter)
-            self.waiter = None
-
-
-@cython.final
-@cython.no_gc_clear
-cdef class SendMany:
-    """The awaitable of :meth:`Sender.send_many`.
-
-    :attr:`sent` counts the items enqueued so far, so that after a
-    cancellation the caller knows ``items[:sent]`` went through.
-    """
-
-    cdef Sender tx
-    cdef list items
-    cdef readonly Py_ssize_t sent
-    cdef _Waiter waiter
-    cdef bint parked_before
-    cdef bint done
-
-    def __await__(self):
-        return self
-
-    def __next__(self):
-        cdef Sender tx = self.tx
-        if self.done or tx is None:
-            _unusable(tx)
-        self.done = True
+        cdef _Waiter waiter = self.waiter
+        cdef _Core core
+        if waiter is None:
+            return
         self.waiter = None
-        self.sent += tx.push_many(self.items, self.sent)
-        if self.sent == len(self.items):
-            raise StopIteration
-        waiter = _loop_waiter(asyncio.get_running_loop())
-        self.sent += tx.push_many(self.items, self.sent)
-        if self.sent == len(self.items):
-            raise StopIteration
-        tx.park(waiter, self.parked_before)
-        self.parked_before = True
-        self.done = False
-        self.waiter = waiter
-        fut = waiter.fut
-        fut._asyncio_future_blocking = True
-        return fut
-
-    def send(self, value):
-        return self.__next__()
-
-    def throw(self, typ, val=None, tb=None):
-        self.close()
-        _reraise(typ, val, tb)
-
-    def close(self):
-        if self.waiter is not None:
-            self.tx.abandon(self.waiter)
-            self.waiter = None
+        if self.tx is not None:
+            self.tx.abandon(waiter)
+        else:
+            core = self.rx.core
+            if core.rx_waiter is waiter:
+                core.rx_waiter = None
 
 
 @cython.no_gc_clear
-cdef class Sender:
-    """A sending handle of a channel; clone it to share among producers.
-
-    The receiver sees the end of the stream once every handle is closed,
-    explicitly, by ``with``/``async with``, or by being garbage-collected.
-    """
+cdef class _Handle:
+    """What both handles share: the channel core, its size, closing on exit."""
 
     cdef _Core core
-    cdef bint closed
     cdef object __weakref__
 
     __class_getitem__ = classmethod(GenericAlias)
@@ -406,21 +401,47 @@ cdef class Sender:
 
     def __repr__(self):
         state = "closed" if self.is_closed else "open"
-        return f"<ringchan.Sender capacity={self.core.capacity} len={len(self)} {state}>"
+        return (
+            f"<ringchan.{type(self).__name__} capacity={self.core.capacity} "
+            f"len={len(self)} {state}>"
+        )
 
     @property
     def capacity(self):
         """How many items the channel buffers at most."""
         return self.core.capacity
 
+    def __len__(self):
+        """Items buffered now."""
+        return self.core.length()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        self.close()
+
+
+@cython.no_gc_clear
+cdef class Sender(_Handle):
+    """A sending handle of a channel; clone it to share among producers.
+
+    The receiver sees the end of the stream once every handle is closed,
+    explicitly, by ``with``/``async with``, or by being garbage-collected.
+    """
+
+    cdef bint closed
+
     @property
     def is_closed(self):
         """True when sends through this handle fail: it or the receiver is closed."""
         return self.closed or self.core.rx_closed
-
-    def __len__(self):
-        """Items buffered now."""
-        return self.core.length()
 
     cdef str refusal(self):
         """Why a send must fail now, or None."""
@@ -529,7 +550,8 @@ cdef class Sender:
 
         If the await is cancelled, *item* was not sent.
         """
-        cdef _Send op = _Send.__new__(_Send)
+        cdef _Op op = _Op.__new__(_Op)
+        op.kind = SEND_ONE
         op.tx = self
         op.item = item
         return op
@@ -541,9 +563,10 @@ cdef class Sender:
         :class:`Closed`, ``.item`` lists the items not sent; after a
         cancellation the awaitable's ``.sent`` counts those that were.
         """
-        cdef SendMany op = SendMany.__new__(SendMany)
+        cdef _Op op = _Op.__new__(_Op)
+        op.kind = SEND_MANY
         op.tx = self
-        op.items = list(items)
+        op.item = list(items)
         return op
 
     def blocking_send(self, item, timeout=None):
@@ -612,112 +635,19 @@ cdef class Sender:
             if waiter in core.closed_waiters:
                 core.closed_waiters.remove(waiter)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.close()
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, exc_type, exc, tb):
-        self.close()
-
-
-cdef enum _RecvMode:
-    RECV_ONE
-    RECV_MANY
-    RECV_NEXT
-
-
-@cython.final
-@cython.no_gc_clear
-@cython.freelist(8)
-cdef class _Recv:
-    """The awaitable of :meth:`Receiver.recv`, ``recv_many`` and ``__anext__``."""
-
-    cdef Receiver rx
-    cdef _RecvMode mode
-    cdef Py_ssize_t max_items
-    cdef _Waiter waiter
-    cdef bint done
-
-    def __await__(self):
-        return self
-
-    def __next__(self):
-        cdef Receiver rx = self.rx
-        if self.done or rx is None:
-            _unusable(rx)
-        cdef _Core core = rx.core
-        self.done = True
-        self.waiter = None
-        result = rx.take(self.mode, self.max_items)
-        if result is not _NOTHING:
-            raise StopIteration(result)
-        waiter = _loop_waiter(asyncio.get_running_loop())
-        result = rx.take(self.mode, self.max_items)
-        if result is not _NOTHING:
-            raise StopIteration(result)
-        if core.rx_waiter is not None:
-            raise rx.busy()
-        core.rx_waiter = waiter
-        self.done = False
-        self.waiter = waiter
-        fut = waiter.fut
-        fut._asyncio_future_blocking = True
-        return fut
-
-    def send(self, value):
-        return self.__next__()
-
-    def throw(self, typ, val=None, tb=None):
-        self.close()
-        _reraise(typ, val, tb)
-
-    def close(self):
-        cdef _Core core
-        if self.waiter is not None:
-            core = self.rx.core
-            if core.rx_waiter is self.waiter:
-                core.rx_waiter = None
-            self.waiter = None
-
 
 @cython.no_gc_clear
-cdef class Receiver:
+cdef class Receiver(_Handle):
     """The single receiving handle of a channel: a stream of its items.
 
     ``async for item in rx`` on an event loop, ``for item in rx`` in a
     thread; both end once the channel is closed and drained.
     """
 
-    cdef _Core core
-    cdef object __weakref__
-
-    __class_getitem__ = classmethod(GenericAlias)
-
-    def __cinit__(self, _Core core not None):
-        self.core = core
-
-    def __repr__(self):
-        state = "closed" if self.is_closed else "open"
-        return f"<ringchan.Receiver capacity={self.core.capacity} len={len(self)} {state}>"
-
-    @property
-    def capacity(self):
-        """How many items the channel buffers at most."""
-        return self.core.capacity
-
     @property
     def is_closed(self):
         """True once nothing new can arrive: receiver or every sender closed."""
         return self.core.rx_closed or self.core.senders == 0
-
-    def __len__(self):
-        """Items buffered now."""
-        return self.core.length()
 
     def close(self):
         """Refuse further sends (idempotent); buffered items stay receivable."""
@@ -732,7 +662,7 @@ cdef class Receiver:
             "a channel has a single consumer"
         )
 
-    cdef object take(self, _RecvMode mode, Py_ssize_t max_items):
+    cdef object take(self, _OpKind mode, Py_ssize_t max_items):
         """The next item (or list of items), or _NOTHING; raises at the end."""
         cdef _Core core = self.core
         cdef PyObject *ptr
@@ -776,10 +706,10 @@ cdef class Receiver:
         items = self.take(RECV_MANY, _max_items(max_items))
         return [] if items is _NOTHING else items
 
-    cdef _Recv awaitable(self, _RecvMode mode, Py_ssize_t max_items):
-        cdef _Recv op = _Recv.__new__(_Recv)
+    cdef _Op awaitable(self, _OpKind kind, Py_ssize_t max_items):
+        cdef _Op op = _Op.__new__(_Op)
+        op.kind = kind
         op.rx = self
-        op.mode = mode
         op.max_items = max_items
         return op
 
@@ -814,7 +744,7 @@ cdef class Receiver:
         cdef double deadline = -1.0 if timeout is None else _deadline(timeout)
         return self.blocking_take(RECV_MANY, count, deadline)
 
-    cdef object blocking_take(self, _RecvMode mode, Py_ssize_t max_items, double deadline):
+    cdef object blocking_take(self, _OpKind mode, Py_ssize_t max_items, double deadline):
         cdef _Core core = self.core
         cdef _Waiter waiter
         while True:
@@ -848,18 +778,6 @@ cdef class Receiver:
             return self.blocking_take(RECV_ONE, 1, -1.0)
         except Closed:
             raise StopIteration from None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.close()
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, exc_type, exc, tb):
-        self.close()
 
 
 def channel(capacity):

@@ -17,6 +17,7 @@ from typing import (
     TYPE_CHECKING,
     Any,
     Callable,
+    ClassVar,
     Deque,
     Generator,
     Generic,
@@ -89,6 +90,7 @@ class _ThreadWaiter:
 
 
 _Waiter = Union[_LoopWaiter, _ThreadWaiter]
+_W = TypeVar("_W", _LoopWaiter, _ThreadWaiter)
 
 
 def _wake_all(waiters: Iterable[_Waiter]) -> None:
@@ -264,25 +266,24 @@ class SendMany(_Await[None]):
         return func(*self._args, self)
 
 
-class Sender(Generic[_T]):
-    """A sending handle of a channel; clone it to share among producers.
+_H = TypeVar("_H", bound="_Handle")
 
-    The receiver sees the end of the stream once every handle is closed,
-    explicitly, by ``with``/``async with``, or by being garbage-collected.
-    """
 
-    __slots__ = ("__weakref__", "_closed", "_core")
+class _Handle:
+    """What both handles share: the channel core, its size, closing on exit."""
 
-    __class_getitem__ = classmethod(GenericAlias)
+    __slots__ = ("__weakref__", "_core")
+
+    # A types.GenericAlias, as the C classes give, rather than typing's own.
+    __class_getitem__: ClassVar[Any] = classmethod(GenericAlias)
 
     def __init__(self, core: _Core) -> None:
         self._core = core
-        self._closed = False
 
     def __repr__(self) -> str:
         state = "closed" if self.is_closed else "open"
         return (
-            f"<ringchan.Sender capacity={self._core.capacity} "
+            f"<ringchan.{type(self).__name__} capacity={self._core.capacity} "
             f"len={len(self)} {state}>"
         )
 
@@ -291,14 +292,59 @@ class Sender(Generic[_T]):
         """How many items the channel buffers at most."""
         return self._core.capacity
 
+    def __len__(self) -> int:
+        """Items buffered now."""
+        return len(self._core.buf)
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether this handle is closed; each handle defines what that means."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close this handle; each handle defines what that does."""
+        raise NotImplementedError
+
+    def __enter__(self: _H) -> _H:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type],
+        exc: Optional[BaseException],
+        tb: Optional["TracebackType"],
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self: _H) -> _H:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[type],
+        exc: Optional[BaseException],
+        tb: Optional["TracebackType"],
+    ) -> None:
+        self.close()
+
+
+class Sender(_Handle, Generic[_T]):
+    """A sending handle of a channel; clone it to share among producers.
+
+    The receiver sees the end of the stream once every handle is closed,
+    explicitly, by ``with``/``async with``, or by being garbage-collected.
+    """
+
+    __slots__ = ("_closed",)
+
+    def __init__(self, core: _Core) -> None:
+        super().__init__(core)
+        self._closed = False
+
     @property
     def is_closed(self) -> bool:
         """True when sends through this handle fail: it or the receiver is closed."""
         return self._closed or self._core.rx_closed
-
-    def __len__(self) -> int:
-        """Items buffered now."""
-        return len(self._core.buf)
 
     def _refusal(self) -> Optional[str]:
         """Why a send must fail now (lock held), or None.
@@ -391,33 +437,47 @@ class Sender(Generic[_T]):
         """
         return SendMany(self, list(items))
 
+    def _push_or_park(
+        self,
+        items: List[Any],
+        sent: int,
+        single: bool,
+        new_waiter: Optional[Callable[[], _W]],
+        parked_before: bool,
+    ) -> Tuple[int, Optional[_W]]:
+        """Enqueue what fits of ``items[sent:]``; return the new count sent and,
+        if items are left and *new_waiter* is given, the waiter parked for room."""
+        core = self._core
+        waiter = None
+        with core:
+            refusal = self._refusal()
+            if refusal is not None:
+                raise Closed(refusal, items[0] if single else items[sent:])
+            count = min(core.capacity - len(core.buf), len(items) - sent)
+            core.buf.extend(items[sent : sent + count])
+            sent += count
+            rx_waiter = core.take_rx_waiter() if count else None
+            if sent < len(items) and new_waiter is not None:
+                waiter = new_waiter()
+                if parked_before:
+                    # Woken but beaten to the room: keep its place at the front.
+                    core.tx_waiters.appendleft(waiter)
+                else:
+                    core.tx_waiters.append(waiter)
+        if rx_waiter is not None:
+            rx_waiter.wake()
+        return sent, waiter
+
     async def _send_all(
         self, items: List[Any], single: bool, progress: Optional[SendMany]
     ) -> None:
-        loop = asyncio.get_running_loop()
-        core = self._core
+        new_waiter = partial(_LoopWaiter, asyncio.get_running_loop())
         sent = 0
         parked_before = False
         while True:
-            waiter: Optional[_LoopWaiter] = None
-            with core:
-                refusal = self._refusal()
-                if refusal is not None:
-                    raise Closed(refusal, items[0] if single else items[sent:])
-                count = min(core.capacity - len(core.buf), len(items) - sent)
-                core.buf.extend(items[sent : sent + count])
-                sent += count
-                rx_waiter = core.take_rx_waiter() if count else None
-                if sent < len(items):
-                    waiter = _LoopWaiter(loop)
-                    if parked_before:
-                        core.tx_waiters.appendleft(waiter)
-                    else:
-                        core.tx_waiters.append(waiter)
+            sent, waiter = self._push_or_park(items, sent, single, new_waiter, parked_before)
             if progress is not None:
                 progress.sent = sent
-            if rx_waiter is not None:
-                rx_waiter.wake()
             if waiter is None:
                 return
             parked_before = True
@@ -464,32 +524,16 @@ class Sender(Generic[_T]):
     def _blocking_send_all(
         self, items: List[Any], single: bool, deadline: Optional[float]
     ) -> None:
-        core = self._core
         sent = 0
         parked_before = expired = False
         while True:
-            waiter: Optional[_ThreadWaiter] = None
-            with core:
-                refusal = self._refusal()
-                if refusal is not None:
-                    raise Closed(refusal, items[0] if single else items[sent:])
-                count = min(core.capacity - len(core.buf), len(items) - sent)
-                core.buf.extend(items[sent : sent + count])
-                sent += count
-                rx_waiter = core.take_rx_waiter() if count else None
-                if sent < len(items) and not expired:
-                    waiter = _ThreadWaiter()
-                    if parked_before:
-                        core.tx_waiters.appendleft(waiter)
-                    else:
-                        core.tx_waiters.append(waiter)
-            if rx_waiter is not None:
-                rx_waiter.wake()
+            sent, waiter = self._push_or_park(
+                items, sent, single, None if expired else _ThreadWaiter, parked_before
+            )
             if sent == len(items):
                 return
-            if expired:
+            if waiter is None:
                 raise _send_timeout(items[0] if single else items[sent:], single)
-            assert waiter is not None
             parked_before = True
             try:
                 woken = waiter.wait(deadline)
@@ -518,63 +562,20 @@ class Sender(Generic[_T]):
                 if waiter in core.closed_waiters:
                     core.closed_waiters.remove(waiter)
 
-    def __enter__(self) -> "Sender[_T]":
-        return self
 
-    def __exit__(
-        self,
-        exc_type: Optional[type],
-        exc: Optional[BaseException],
-        tb: Optional["TracebackType"],
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> "Sender[_T]":
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: Optional[type],
-        exc: Optional[BaseException],
-        tb: Optional["TracebackType"],
-    ) -> None:
-        self.close()
-
-
-class Receiver(Generic[_T]):
+class Receiver(_Handle, Generic[_T]):
     """The single receiving handle of a channel: a stream of its items.
 
     ``async for item in rx`` on an event loop, ``for item in rx`` in a
     thread; both end once the channel is closed and drained.
     """
 
-    __slots__ = ("__weakref__", "_core")
-
-    __class_getitem__ = classmethod(GenericAlias)
-
-    def __init__(self, core: _Core) -> None:
-        self._core = core
-
-    def __repr__(self) -> str:
-        state = "closed" if self.is_closed else "open"
-        return (
-            f"<ringchan.Receiver capacity={self._core.capacity} "
-            f"len={len(self)} {state}>"
-        )
-
-    @property
-    def capacity(self) -> int:
-        """How many items the channel buffers at most."""
-        return self._core.capacity
+    __slots__ = ()
 
     @property
     def is_closed(self) -> bool:
         """True once nothing new can arrive: receiver or every sender closed."""
         return self._core.rx_closed or self._core.senders == 0
-
-    def __len__(self) -> int:
-        """Items buffered now."""
-        return len(self._core.buf)
 
     def close(self) -> None:
         """Refuse further sends (idempotent); buffered items stay receivable."""
@@ -583,35 +584,55 @@ class Receiver(Generic[_T]):
     def __del__(self) -> None:
         self._core.finalize(partial(self._core.close_rx, drop_items=True))
 
-    def _take(self, max_items: int) -> Optional[List[Any]]:
-        """Pop up to *max_items* (lock held); None when nothing is buffered."""
-        core = self._core
-        buf = core.buf
-        count = min(max_items, len(buf))
-        return [buf.popleft() for _ in range(count)] if count else None
-
-    def _take_now(self, max_items: int) -> Optional[List[Any]]:
+    def _take_or_park(
+        self,
+        max_items: int,
+        new_waiter: Optional[Callable[[], _W]] = None,
+        iterating: bool = False,
+    ) -> Tuple[Optional[List[Any]], Optional[_W]]:
+        """Pop up to *max_items* items; with none buffered, raise at the end of
+        the stream, else park a waiter from *new_waiter* if given."""
         core = self._core
         with core:
-            items = self._take(max_items)
-            if items is None:
-                if core.ended():
-                    raise Closed(core.end_message())
-                return None
-            wake = core.take_tx_waiters(len(items))
+            buf = core.buf
+            count = min(max_items, len(buf))
+            if count:
+                items = [buf.popleft() for _ in range(count)]
+                wake = core.take_tx_waiters(count)
+            elif core.ended():
+                if iterating:
+                    raise StopAsyncIteration
+                raise Closed(core.end_message())
+            elif new_waiter is None:
+                return None, None
+            elif core.rx_waiter is not None:
+                raise RuntimeError(
+                    "another task or thread is already waiting on this Receiver; "
+                    "a channel has a single consumer"
+                )
+            else:
+                waiter = new_waiter()
+                core.rx_waiter = waiter
+                return None, waiter
         _wake_all(wake)
-        return items
+        return items, None
+
+    def _unpark(self, waiter: _Waiter) -> None:
+        core = self._core
+        with core:
+            if core.rx_waiter is waiter:
+                core.rx_waiter = None
 
     def try_recv(self) -> _T:
         """Return the oldest item now, or raise :class:`Empty` (or :class:`Closed`)."""
-        items = self._take_now(1)
+        items, _ = self._take_or_park(1)
         if items is None:
             raise Empty("the channel is empty; use recv() or blocking_recv() to wait")
         return items[0]  # type: ignore[no-any-return]
 
     def try_recv_many(self, max_items: int) -> List[_T]:
         """Return up to *max_items* items buffered now, maybe none."""
-        items = self._take_now(check_max_items(max_items))
+        items, _ = self._take_or_park(check_max_items(max_items))
         return [] if items is None else items
 
     def recv(self) -> _Await[_T]:
@@ -628,38 +649,18 @@ class Receiver(Generic[_T]):
     def __anext__(self) -> _Await[_T]:
         return _Await(self._recv, 1, True, True)
 
-    def _busy(self) -> RuntimeError:
-        return RuntimeError(
-            "another task or thread is already waiting on this Receiver; "
-            "a channel has a single consumer"
-        )
-
     async def _recv(self, max_items: int, single: bool, iterating: bool) -> Any:
-        loop = asyncio.get_running_loop()
-        core = self._core
+        new_waiter = partial(_LoopWaiter, asyncio.get_running_loop())
         while True:
-            with core:
-                items = self._take(max_items)
-                if items is not None:
-                    wake = core.take_tx_waiters(len(items))
-                    break
-                if core.ended():
-                    if iterating:
-                        raise StopAsyncIteration
-                    raise Closed(core.end_message())
-                if core.rx_waiter is not None:
-                    raise self._busy()
-                waiter = _LoopWaiter(loop)
-                core.rx_waiter = waiter
+            items, waiter = self._take_or_park(max_items, new_waiter, iterating)
+            if items is not None:
+                return items[0] if single else items
+            assert waiter is not None
             try:
                 await waiter.fut
             except BaseException:
-                with core:
-                    if core.rx_waiter is waiter:
-                        core.rx_waiter = None
+                self._unpark(waiter)
                 raise
-        _wake_all(wake)
-        return items[0] if single else items
 
     def blocking_recv(self, timeout: Optional[float] = None) -> _T:
         """Return the next item from a plain thread, waiting with the GIL released.
@@ -679,32 +680,20 @@ class Receiver(Generic[_T]):
         return self._blocking_recv(max_items, _deadline(timeout))
 
     def _blocking_recv(self, max_items: int, deadline: Optional[float]) -> List[Any]:
-        core = self._core
         while True:
-            with core:
-                items = self._take(max_items)
-                if items is not None:
-                    wake = core.take_tx_waiters(len(items))
-                    break
-                if core.ended():
-                    raise Closed(core.end_message())
-                if core.rx_waiter is not None:
-                    raise self._busy()
-                waiter = _ThreadWaiter()
-                core.rx_waiter = waiter
+            items, waiter = self._take_or_park(max_items, _ThreadWaiter)
+            if items is not None:
+                return items
+            assert waiter is not None
             try:
                 woken = waiter.wait(deadline)
             finally:
-                with core:
-                    if core.rx_waiter is waiter:
-                        core.rx_waiter = None
+                self._unpark(waiter)
             if not woken:
-                items = self._take_now(max_items)
+                items, _ = self._take_or_park(max_items)
                 if items is not None:
                     return items
                 raise TimeoutError("timed out waiting for an item")
-        _wake_all(wake)
-        return items
 
     def __iter__(self) -> "Receiver[_T]":
         return self
@@ -715,28 +704,6 @@ class Receiver(Generic[_T]):
             return self._blocking_recv(1, None)[0]  # type: ignore[no-any-return]
         except Closed:
             raise StopIteration from None
-
-    def __enter__(self) -> "Receiver[_T]":
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[type],
-        exc: Optional[BaseException],
-        tb: Optional["TracebackType"],
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> "Receiver[_T]":
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: Optional[type],
-        exc: Optional[BaseException],
-        tb: Optional["TracebackType"],
-    ) -> None:
-        self.close()
 
 
 def channel(capacity: int) -> Tuple[Sender[Any], Receiver[Any]]:
