@@ -24,9 +24,10 @@ def extensions():
         compile_args = ["-O2", "-Wall", "-Wno-unused-function"]
     link_args = []
     if SANITIZE:
-        flag = f"-fsanitize={SANITIZE}"
-        compile_args += [flag, "-g", "-O1", "-fno-omit-frame-pointer"]
-        link_args += [flag]
+        # Findings abort the run instead of scrolling past in the output.
+        flags = [f"-fsanitize={SANITIZE}", "-fno-sanitize-recover=all"]
+        compile_args += [*flags, "-g", "-O1", "-fno-omit-frame-pointer"]
+        link_args += flags
     ext = Extension(
         "ringchan._channel_c",
         ["src/ringchan/_channel_c.pyx"],

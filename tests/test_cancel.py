@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 
 import pytest
 
@@ -273,7 +274,16 @@ def test_woken_sender_cancelled_receiver_in_thread(chan_module, run, spawn):
     """Wake-ups come from another thread; sends time out at random points."""
     producers, per_producer = 4, 300
     tx, rx = chan_module.channel(2)
-    consumer = spawn(lambda: list(rx))
+
+    def consume():
+        got = []
+        for item in rx:
+            got.append(item)
+            if len(got) % 50 == 0:
+                time.sleep(0.002)  # pauses longer than a first timeout: some must fire
+        return got
+
+    consumer = spawn(consume)
 
     async def produce(sender, pid):
         timeouts = 0

@@ -46,7 +46,7 @@ from time import monotonic
 from types import GenericAlias
 
 from ._args import MAX_CAPACITY, check_capacity, check_max_items, check_timeout
-from ._errors import Closed, Empty, Full
+from ._errors import Closed, Empty, Full, send_timeout
 
 __all__ = ("Receiver", "Sender", "channel")
 
@@ -156,15 +156,6 @@ cdef int _check_not_in_loop(str what, str instead) except -1:
 cdef Py_ssize_t _max_items(object max_items) except -1:
     # No call can take more than a full ring, so larger requests clamp.
     return min(check_max_items(max_items), MAX_CAPACITY)
-
-
-cdef object _send_timeout(object unsent, bint single):
-    error = TimeoutError(
-        "timed out waiting for room in the channel; "
-        + ("the item was not sent" if single else ".item lists the unsent items")
-    )
-    error.item = unsent
-    return error
 
 
 cdef double _deadline(object timeout) except? -2:
@@ -601,7 +592,7 @@ cdef class Sender(_Handle):
             if sent == total:
                 return 0
             if expired:
-                raise _send_timeout(items[0] if single else items[sent:], single)
+                raise send_timeout(items[0] if single else items[sent:], single)
             waiter = _thread_waiter()
             sent += self.push_many(items, sent, single)
             if sent == total:

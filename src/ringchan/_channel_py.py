@@ -31,7 +31,7 @@ from typing import (
 )
 
 from ._args import check_capacity, check_max_items, check_timeout
-from ._errors import Closed, Empty, Full
+from ._errors import Closed, Empty, Full, send_timeout
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -104,15 +104,6 @@ def _check_not_in_loop(what: str, instead: str) -> None:
             f"{what} would block the event loop running in this thread; "
             f"use {instead} there instead"
         )
-
-
-def _send_timeout(unsent: Any, single: bool) -> TimeoutError:
-    error = TimeoutError(
-        "timed out waiting for room in the channel; "
-        + ("the item was not sent" if single else ".item lists the unsent items")
-    )
-    error.item = unsent  # type: ignore[attr-defined]
-    return error
 
 
 def _deadline(timeout: Any) -> Optional[float]:
@@ -533,7 +524,7 @@ class Sender(_Handle, Generic[_T]):
             if sent == len(items):
                 return
             if waiter is None:
-                raise _send_timeout(items[0] if single else items[sent:], single)
+                raise send_timeout(items[0] if single else items[sent:], single)
             parked_before = True
             try:
                 woken = waiter.wait(deadline)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ("ChannelError", "Closed", "Empty", "Full")
+__all__ = ("ChannelError", "Closed", "Empty", "Full", "send_timeout")
 
 
 class ChannelError(Exception):
@@ -40,3 +40,13 @@ class Full(ChannelError):
 
 class Empty(ChannelError):
     """``try_recv`` found nothing buffered while senders are still open."""
+
+
+def send_timeout(unsent: Any, single: bool) -> TimeoutError:
+    """The TimeoutError of a blocking send, carrying what was not sent in ``.item``."""
+    error = TimeoutError(
+        "timed out waiting for room in the channel; "
+        + ("the item was not sent" if single else ".item lists the unsent items")
+    )
+    error.item = unsent  # type: ignore[attr-defined]
+    return error
