@@ -332,15 +332,41 @@ def _full_channel(module):
 
 
 REFUSALS = [
-    pytest.param(_closed_channel, lambda tx, item: tx.try_send(item), Closed, id="try_send-closed"),
-    pytest.param(_closed_channel, lambda tx, item: tx.try_send_many([item]), Closed, id="try_send_many-closed"),
-    pytest.param(_closed_channel, lambda tx, item: tx.blocking_send(item), Closed, id="blocking_send-closed"),
-    pytest.param(_closed_channel, lambda tx, item: tx.blocking_send_many([item]), Closed, id="blocking_send_many-closed"),
+    pytest.param(
+        _closed_channel, lambda tx, item: tx.try_send(item), Closed, id="try_send-closed"
+    ),
+    pytest.param(
+        _closed_channel,
+        lambda tx, item: tx.try_send_many([item]),
+        Closed,
+        id="try_send_many-closed",
+    ),
+    pytest.param(
+        _closed_channel,
+        lambda tx, item: tx.blocking_send(item),
+        Closed,
+        id="blocking_send-closed",
+    ),
+    pytest.param(
+        _closed_channel,
+        lambda tx, item: tx.blocking_send_many([item]),
+        Closed,
+        id="blocking_send_many-closed",
+    ),
     pytest.param(_full_channel, lambda tx, item: tx.try_send(item), Full, id="try_send-full"),
-    pytest.param(_full_channel, lambda tx, item: tx.blocking_send(item, timeout=0), TimeoutError, id="blocking_send-timeout"),
-    pytest.param(_full_channel, lambda tx, item: tx.blocking_send_many([item], timeout=0), TimeoutError, id="blocking_send_many-timeout"),
+    pytest.param(
+        _full_channel,
+        lambda tx, item: tx.blocking_send(item, timeout=0),
+        TimeoutError,
+        id="blocking_send-timeout",
+    ),
+    pytest.param(
+        _full_channel,
+        lambda tx, item: tx.blocking_send_many([item], timeout=0),
+        TimeoutError,
+        id="blocking_send_many-timeout",
+    ),
 ]
-
 
 @pytest.mark.parametrize(("make", "refused", "error"), REFUSALS)
 def test_refused_item_is_released_without_the_cycle_collector(chan_module, make, refused, error):

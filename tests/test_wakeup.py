@@ -132,7 +132,7 @@ def test_parked_receiver_is_woken_from_thread_once(chan_module, run, spawn):
                 parked = asyncio.ensure_future(rx.__anext__())
             await settle()
             assert not parked.done()
-            worker = spawn(lambda: tx.blocking_send_many([how, how], timeout=WAIT))
+            worker = spawn(tx.blocking_send_many, [how, how], WAIT)
             got = await asyncio.wait_for(parked, WAIT)
             worker.join()
             assert calls.from_thread(worker) == 1, how

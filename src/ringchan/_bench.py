@@ -184,7 +184,7 @@ def _start_producers(tx: "Sender[int]", items: int, count: int) -> List[_Worker]
     tx.close()
     workers = [
         _Worker(f"producer {index}", partial(_send_blocking, clone, numbers))
-        for index, (clone, numbers) in enumerate(zip(clones, _spans(items, count)))
+        for index, (clone, numbers) in enumerate(zip(clones, _spans(items, count), strict=True))
     ]
     for worker in workers:
         worker.start()
@@ -449,7 +449,7 @@ class _Table:
         print(
             "  ".join(
                 cell.ljust(width) if i == 0 else cell.rjust(width)
-                for i, (cell, width) in enumerate(zip(cells, self._widths))
+                for i, (cell, width) in enumerate(zip(cells, self._widths, strict=True))
             ).rstrip(),
             flush=True,
         )

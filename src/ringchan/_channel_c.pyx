@@ -1,4 +1,3 @@
-# cython: freethreading_compatible = False
 """The C channel: the lock-free ring of csrc/ringchan driven from Cython.
 
 Same API and behaviour as the pure-Python reference in ``_channel_py``.
