@@ -218,8 +218,14 @@ cdef class _Core:
 
     cdef str end_message(self):
         if self.rx_closed:
-            return "the receiver was closed and every buffered item has been received"
-        return "every sender is closed and every buffered item has been received"
+            return (
+                "the receiver was closed and every buffered item has been "
+                "received: the stream has ended"
+            )
+        return (
+            "every sender is closed and every buffered item has been received: "
+            "the stream has ended"
+        )
 
     cdef inline int wake_rx(self) except -1:
         cdef _Waiter waiter = self.rx_waiter
@@ -438,7 +444,10 @@ cdef class Sender(_Handle):
         if self.closed:
             return "this Sender was closed; send through an open clone"
         if self.core.rx_closed:
-            return "the receiver is closed; nothing more can be sent"
+            return (
+                "the receiver is closed, so nothing more can be sent: stop "
+                "producing (.item holds what was not sent)"
+            )
         return None
 
     cdef bint push_one(self, object item) except -1:

@@ -175,8 +175,14 @@ class _Core:
 
     def end_message(self) -> str:
         if self.rx_closed:
-            return "the receiver was closed and every buffered item has been received"
-        return "every sender is closed and every buffered item has been received"
+            return (
+                "the receiver was closed and every buffered item has been "
+                "received: the stream has ended"
+            )
+        return (
+            "every sender is closed and every buffered item has been received: "
+            "the stream has ended"
+        )
 
     def take_rx_waiter(self) -> Optional[_Waiter]:
         waiter, self.rx_waiter = self.rx_waiter, None
@@ -346,7 +352,10 @@ class Sender(_Handle, Generic[_T]):
         if self._closed:
             return "this Sender was closed; send through an open clone"
         if self._core.rx_closed:
-            return "the receiver is closed; nothing more can be sent"
+            return (
+                "the receiver is closed, so nothing more can be sent: stop "
+                "producing (.item holds what was not sent)"
+            )
         return None
 
     def clone(self) -> "Sender[_T]":
