@@ -537,3 +537,39 @@ def test_async_with_closes_on_error(chan_module, run):
             await tx.send(1)
 
     run(main())
+
+
+@pytest.mark.parametrize(
+    ("make", "fill"),
+    [
+        pytest.param(lambda tx, rx: tx.send(1), False, id="send"),
+        pytest.param(lambda tx, rx: tx.send_many([1, 2]), False, id="send_many"),
+        pytest.param(lambda tx, rx: rx.recv(), True, id="recv"),
+        pytest.param(lambda tx, rx: rx.recv_many(2), True, id="recv_many"),
+        pytest.param(lambda tx, rx: rx.__anext__(), True, id="anext"),
+    ],
+)
+def test_an_awaitable_is_awaited_once(chan_module, run, make, fill):
+    # A handle of length 0 is falsy: that must not confuse the check.
+    tx, rx = chan_module.channel(4)
+    if fill:
+        tx.try_send_many([7, 8, 9])
+
+    async def main():
+        op = make(tx, rx)
+        await op
+        rx.try_recv_many(10)  # empty again, so both handles have length 0
+        with pytest.raises(RuntimeError, match="already awaited"):
+            await op
+
+    run(main())
+
+
+def test_awaitables_come_from_handles(chan_module, run):
+    tx, rx = chan_module.channel(4)
+
+    async def main():
+        with pytest.raises(TypeError):
+            await type(tx.send(1))()
+
+    run(main())

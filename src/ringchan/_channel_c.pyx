@@ -162,12 +162,12 @@ cdef double _deadline(object timeout) except? -2:
     return -1.0 if seconds is None else monotonic() + seconds
 
 
-cdef _unusable(object handle):
-    if handle is None:
-        raise TypeError("ringchan awaitables come from Sender and Receiver methods")
-    raise RuntimeError(
-        "this awaitable was already awaited; call the method again for a new one"
-    )
+cdef _unusable(bint awaited):
+    if awaited:
+        raise RuntimeError(
+            "this awaitable was already awaited; call the method again for a new one"
+        )
+    raise TypeError("ringchan awaitables come from Sender and Receiver methods")
 
 
 cdef _reraise(typ, val, tb):
@@ -319,7 +319,7 @@ cdef class _Op:
 
     def __next__(self):
         if self.done or (self.tx is None and self.rx is None):
-            _unusable(self.tx or self.rx)
+            _unusable(self.done)
         # Every way out but parking finishes the operation.
         self.done = True
         self.waiter = None
