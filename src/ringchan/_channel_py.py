@@ -201,7 +201,8 @@ class _Core:
             wake = list(self.tx_waiters)
             self.tx_waiters.clear()
             if self.senders == 0 and self.rx_waiter is not None:
-                wake.append(self.take_rx_waiter())  # type: ignore[arg-type]
+                wake.append(self.rx_waiter)
+                self.rx_waiter = None
         _wake_all(wake)
 
     def close_rx(self, drop_items: bool) -> None:
@@ -218,7 +219,8 @@ class _Core:
             wake.extend(self.closed_waiters)
             self.closed_waiters.clear()
             if self.rx_waiter is not None:
-                wake.append(self.take_rx_waiter())  # type: ignore[arg-type]
+                wake.append(self.rx_waiter)
+                self.rx_waiter = None
         _wake_all(wake)
         # The items go last, outside the lock: their finalizers may be anything.
         del dropped
