@@ -44,6 +44,7 @@ from collections.abc import Sequence
 from time import monotonic
 from types import GenericAlias
 
+from . import _messages
 from ._args import MAX_CAPACITY, check_capacity, check_max_items, check_timeout
 from ._errors import Closed, Empty, Full, send_timeout
 
@@ -145,10 +146,7 @@ cdef int _wait(_Waiter waiter, double deadline) except -1:
 
 cdef int _check_not_in_loop(str what, str instead) except -1:
     if _get_running_loop() is not None:
-        raise RuntimeError(
-            f"{what} would block the event loop running in this thread; "
-            f"use {instead} there instead"
-        )
+        raise RuntimeError(_messages.blocks_loop(what, instead))
     return 0
 
 
@@ -164,9 +162,7 @@ cdef double _deadline(object timeout) except? -2:
 
 cdef _unusable(bint awaited):
     if awaited:
-        raise RuntimeError(
-            "this awaitable was already awaited; call the method again for a new one"
-        )
+        raise RuntimeError(_messages.REUSED)
     raise TypeError("ringchan awaitables come from Sender and Receiver methods")
 
 
@@ -218,14 +214,8 @@ cdef class _Core:
 
     cdef str end_message(self):
         if self.rx_closed:
-            return (
-                "the receiver was closed and every buffered item has been "
-                "received: the stream has ended"
-            )
-        return (
-            "every sender is closed and every buffered item has been received: "
-            "the stream has ended"
-        )
+            return _messages.ENDED_BY_RECEIVER
+        return _messages.ENDED_BY_SENDERS
 
     cdef inline int wake_rx(self) except -1:
         cdef _Waiter waiter = self.rx_waiter
@@ -442,12 +432,9 @@ cdef class Sender(_Handle):
     cdef str refusal(self):
         """Why a send must fail now, or None."""
         if self.closed:
-            return "this Sender was closed; send through an open clone"
+            return _messages.SENDER_CLOSED
         if self.core.rx_closed:
-            return (
-                "the receiver is closed, so nothing more can be sent: stop "
-                "producing (.item holds what was not sent)"
-            )
+            return _messages.RECEIVER_CLOSED
         return None
 
     cdef bint push_one(self, object item) except -1:
@@ -508,7 +495,7 @@ cdef class Sender(_Handle):
     def clone(self):
         """Return a new, open handle to the same channel."""
         if self.closed:
-            raise Closed("this Sender was closed; clone it before closing it")
+            raise Closed(_messages.CLONE_CLOSED)
         self.core.senders += 1
         return Sender(self.core)
 
@@ -524,11 +511,7 @@ cdef class Sender(_Handle):
     def try_send(self, item):
         """Enqueue *item* now, or raise :class:`Full` (or :class:`Closed`)."""
         if not self.push_one(item):
-            raise Full(
-                f"the channel is full ({self.core.capacity} items); the item was "
-                "not sent: use send() or blocking_send() to wait for room",
-                item,
-            )
+            raise Full(_messages.full(self.core.capacity), item)
 
     def try_send_many(self, items):
         """Enqueue as many of *items* as fit now, in order; return how many.
@@ -621,7 +604,7 @@ cdef class Sender(_Handle):
         """Return once the receiver is closed: the producers' signal to stop."""
         cdef _Core core = self.core
         if self.closed:
-            raise Closed("this Sender was closed")
+            raise Closed(_messages.WAIT_CLOSED_CLOSED)
         if core.rx_closed:
             return
         waiter = _loop_waiter(asyncio.get_running_loop())
@@ -656,10 +639,7 @@ cdef class Receiver(_Handle):
         self.core.close_rx(True)
 
     cdef object busy(self):
-        return RuntimeError(
-            "another task or thread is already waiting on this Receiver; "
-            "a channel has a single consumer"
-        )
+        return RuntimeError(_messages.BUSY)
 
     cdef object take(self, _OpKind mode, Py_ssize_t max_items):
         """The next item (or list of items), or _NOTHING; raises at the end."""
@@ -697,7 +677,7 @@ cdef class Receiver(_Handle):
         """Return the oldest item now, or raise :class:`Empty` (or :class:`Closed`)."""
         item = self.take(RECV_ONE, 1)
         if item is _NOTHING:
-            raise Empty("the channel is empty; use recv() or blocking_recv() to wait")
+            raise Empty(_messages.EMPTY)
         return item
 
     def try_recv_many(self, max_items):
@@ -766,7 +746,7 @@ cdef class Receiver(_Handle):
                 result = self.take(mode, max_items)
                 if result is not _NOTHING:
                     return result
-                raise TimeoutError("timed out waiting for an item")
+                raise TimeoutError(_messages.RECV_TIMEOUT)
 
     def __iter__(self):
         return self

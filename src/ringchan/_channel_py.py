@@ -30,6 +30,7 @@ from typing import (
     Union,
 )
 
+from . import _messages
 from ._args import check_capacity, check_max_items, check_timeout
 from ._errors import Closed, Empty, Full, send_timeout
 
@@ -100,10 +101,7 @@ def _wake_all(waiters: Iterable[_Waiter]) -> None:
 
 def _check_not_in_loop(what: str, instead: str) -> None:
     if _get_running_loop() is not None:
-        raise RuntimeError(
-            f"{what} would block the event loop running in this thread; "
-            f"use {instead} there instead"
-        )
+        raise RuntimeError(_messages.blocks_loop(what, instead))
 
 
 def _deadline(timeout: Any) -> Optional[float]:
@@ -175,14 +173,8 @@ class _Core:
 
     def end_message(self) -> str:
         if self.rx_closed:
-            return (
-                "the receiver was closed and every buffered item has been "
-                "received: the stream has ended"
-            )
-        return (
-            "every sender is closed and every buffered item has been received: "
-            "the stream has ended"
-        )
+            return _messages.ENDED_BY_RECEIVER
+        return _messages.ENDED_BY_SENDERS
 
     def take_rx_waiter(self) -> Optional[_Waiter]:
         waiter, self.rx_waiter = self.rx_waiter, None
@@ -238,9 +230,7 @@ class _Await(Generic[_T]):
     def __await__(self) -> Generator[Any, None, _T]:
         func, self._func = self._func, None
         if func is None:
-            raise RuntimeError(
-                "this awaitable was already awaited; call the method again for a new one"
-            )
+            raise RuntimeError(_messages.REUSED)
         return self._start(func).__await__()  # type: ignore[no-any-return]
 
     def _start(self, func: Any) -> Any:
@@ -352,12 +342,9 @@ class Sender(_Handle, Generic[_T]):
         the raising frame would be a reference cycle holding the unsent item.
         """
         if self._closed:
-            return "this Sender was closed; send through an open clone"
+            return _messages.SENDER_CLOSED
         if self._core.rx_closed:
-            return (
-                "the receiver is closed, so nothing more can be sent: stop "
-                "producing (.item holds what was not sent)"
-            )
+            return _messages.RECEIVER_CLOSED
         return None
 
     def clone(self) -> "Sender[_T]":
@@ -365,7 +352,7 @@ class Sender(_Handle, Generic[_T]):
         core = self._core
         with core:
             if self._closed:
-                raise Closed("this Sender was closed; clone it before closing it")
+                raise Closed(_messages.CLONE_CLOSED)
             core.senders += 1
         return Sender(core)
 
@@ -390,11 +377,7 @@ class Sender(_Handle, Generic[_T]):
             if refusal is not None:
                 raise Closed(refusal, item)
             if len(core.buf) >= core.capacity:
-                raise Full(
-                    f"the channel is full ({core.capacity} items); the item was "
-                    "not sent: use send() or blocking_send() to wait for room",
-                    item,
-                )
+                raise Full(_messages.full(core.capacity), item)
             core.buf.append(item)
             waiter = core.take_rx_waiter()
         if waiter is not None:
@@ -552,7 +535,7 @@ class Sender(_Handle, Generic[_T]):
         core = self._core
         with core:
             if self._closed:
-                raise Closed("this Sender was closed")
+                raise Closed(_messages.WAIT_CLOSED_CLOSED)
             if core.rx_closed:
                 return
             waiter = _LoopWaiter(asyncio.get_running_loop())
@@ -608,10 +591,7 @@ class Receiver(_Handle, Generic[_T]):
             elif new_waiter is None:
                 return None, None
             elif core.rx_waiter is not None:
-                raise RuntimeError(
-                    "another task or thread is already waiting on this Receiver; "
-                    "a channel has a single consumer"
-                )
+                raise RuntimeError(_messages.BUSY)
             else:
                 waiter = new_waiter()
                 core.rx_waiter = waiter
@@ -629,7 +609,7 @@ class Receiver(_Handle, Generic[_T]):
         """Return the oldest item now, or raise :class:`Empty` (or :class:`Closed`)."""
         items, _ = self._take_or_park(1)
         if items is None:
-            raise Empty("the channel is empty; use recv() or blocking_recv() to wait")
+            raise Empty(_messages.EMPTY)
         return items[0]  # type: ignore[no-any-return]
 
     def try_recv_many(self, max_items: int) -> List[_T]:
@@ -695,7 +675,7 @@ class Receiver(_Handle, Generic[_T]):
                 items, _ = self._take_or_park(max_items)
                 if items is not None:
                     return items
-                raise TimeoutError("timed out waiting for an item")
+                raise TimeoutError(_messages.RECV_TIMEOUT)
 
     def __iter__(self) -> "Receiver[_T]":
         return self

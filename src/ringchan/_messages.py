@@ -1,0 +1,43 @@
+"""What a channel says when it refuses or fails: one text for both
+implementations, so they cannot drift apart."""
+
+from __future__ import annotations
+
+SENDER_CLOSED = "this Sender was closed; send through an open clone"
+CLONE_CLOSED = "this Sender was closed; clone it before closing it"
+WAIT_CLOSED_CLOSED = "this Sender was closed; wait_closed() needs an open handle"
+RECEIVER_CLOSED = (
+    "the receiver is closed, so nothing more can be sent: stop producing "
+    "(.item holds what was not sent)"
+)
+ENDED_BY_RECEIVER = (
+    "the receiver was closed and every buffered item has been received: "
+    "the stream has ended"
+)
+ENDED_BY_SENDERS = (
+    "every sender is closed and every buffered item has been received: "
+    "the stream has ended"
+)
+EMPTY = "the channel is empty; use recv() or blocking_recv() to wait"
+BUSY = (
+    "another task or thread is already waiting on this Receiver; "
+    "a channel has a single consumer"
+)
+RECV_TIMEOUT = "timed out waiting for an item"
+REUSED = "this awaitable was already awaited; call the method again for a new one"
+
+
+def full(capacity: int) -> str:
+    """The message of :class:`Full` for a channel of *capacity* items."""
+    return (
+        f"the channel is full ({capacity} items); the item was not sent: "
+        "use send() or blocking_send() to wait for room"
+    )
+
+
+def blocks_loop(what: str, instead: str) -> str:
+    """The message for a blocking call made where an event loop is running."""
+    return (
+        f"{what} would block the event loop running in this thread; "
+        f"use {instead} there instead"
+    )
