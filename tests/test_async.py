@@ -573,3 +573,46 @@ def test_awaitables_come_from_handles(chan_module, run):
             await type(tx.send(1))()
 
     run(main())
+
+
+def test_tasks_take_the_awaitables_directly(chan_module, run):
+    tx, rx = chan_module.channel(4)
+
+    async def main():
+        assert asyncio.iscoroutine(rx.recv()) and asyncio.iscoroutine(tx.send(0))
+        receiving = asyncio.create_task(rx.recv_many(3))
+        sending = asyncio.create_task(tx.send_many([1, 2, 3]))
+        assert await asyncio.wait_for(sending, WAIT) is None
+        assert await asyncio.wait_for(receiving, WAIT) == [1, 2, 3]
+
+    run(main())
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="TaskGroup is 3.11+")
+def test_task_group_takes_the_awaitables_directly(chan_module, run):
+    tx, rx = chan_module.channel(1)
+
+    async def main():
+        async with asyncio.TaskGroup() as group:
+            received = group.create_task(rx.recv())
+            group.create_task(tx.send("x"))
+        assert received.result() == "x"
+
+    run(main())
+
+
+@pytest.mark.parametrize("started", [False, True], ids=["fresh", "parked"])
+def test_a_closed_awaitable_is_finished(chan_module, run, started):
+    tx, rx = chan_module.channel(1)
+
+    async def main():
+        op = rx.recv()
+        if started:
+            assert op.send(None) is not None  # parks: the channel is empty
+        op.close()
+        tx.try_send(1)
+        with pytest.raises(RuntimeError, match="already awaited"):
+            await op
+        assert rx.try_recv() == 1  # the closed receive took nothing
+
+    run(main())

@@ -362,6 +362,8 @@ cdef class _Op:
     def close(self):
         cdef _Waiter waiter = self.waiter
         cdef _Core core
+        # Closed, like a coroutine, it is finished: awaiting it again is an error.
+        self.done = True
         if waiter is None:
             return
         self.waiter = None

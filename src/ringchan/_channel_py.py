@@ -19,7 +19,6 @@ from typing import (
     Callable,
     ClassVar,
     Deque,
-    Generator,
     Generic,
     Iterable,
     List,
@@ -219,22 +218,68 @@ class _Core:
 
 
 class _Await(Generic[_T]):
-    """A plain awaitable running one channel operation once awaited."""
+    """A plain awaitable running one channel operation once awaited.
 
-    __slots__ = ("_args", "_func")
+    Like the C channel's awaitables it is its own iterator with ``send``,
+    ``throw`` and ``close``, so ``asyncio.create_task`` and TaskGroups take it
+    directly.  The coroutine doing the work starts on the first step.
+    """
+
+    __slots__ = ("_args", "_coro", "_func")
 
     def __init__(self, func: Any, *args: Any) -> None:
         self._func: Any = func
         self._args = args
-
-    def __await__(self) -> Generator[Any, None, _T]:
-        func, self._func = self._func, None
-        if func is None:
-            raise RuntimeError(_messages.REUSED)
-        return self._start(func).__await__()  # type: ignore[no-any-return]
+        self._coro: Any = None
 
     def _start(self, func: Any) -> Any:
         return func(*self._args)
+
+    def __await__(self) -> "_Await[_T]":
+        return self
+
+    def __iter__(self) -> "_Await[_T]":
+        return self
+
+    def __next__(self) -> Any:
+        return self.send(None)
+
+    def send(self, value: Any) -> Any:
+        """Run the operation to its next wait (the iterator protocol of ``await``)."""
+        coro = self._coro
+        if coro is None:
+            func, self._func = self._func, None
+            if func is None:
+                raise RuntimeError(_messages.REUSED)
+            coro = self._coro = self._start(func)
+        try:
+            return coro.send(value)
+        except BaseException:
+            self._coro = None  # finished, with its result or an error
+            raise
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        """Deliver an exception (a cancellation) to the waiting operation."""
+        coro = self._coro
+        if coro is None:
+            self._func = None
+            if val is None:
+                raise typ if isinstance(typ, BaseException) else typ()
+            raise val.with_traceback(tb) if isinstance(val, BaseException) else typ(val)
+        try:
+            if val is None and tb is None:
+                return coro.throw(typ)
+            return coro.throw(typ, val, tb)
+        except BaseException:
+            self._coro = None
+            raise
+
+    def close(self) -> None:
+        """Abandon the operation; like a closed coroutine, it is then finished."""
+        coro, self._coro = self._coro, None
+        self._func = None
+        if coro is not None:
+            coro.close()
 
 
 class SendMany(_Await[None]):
