@@ -19,6 +19,7 @@ from typing import (
     Callable,
     ClassVar,
     Deque,
+    Generator,
     Generic,
     Iterable,
     List,
@@ -235,8 +236,15 @@ class _Await(Generic[_T]):
     def _start(self, func: Any) -> Any:
         return func(*self._args)
 
-    def __await__(self) -> "_Await[_T]":
-        return self
+    def _begin(self) -> Any:
+        func, self._func = self._func, None
+        if func is None:
+            raise RuntimeError(_messages.REUSED)
+        return self._start(func)
+
+    def __await__(self) -> Generator[Any, None, _T]:
+        # Awaited directly, the coroutine runs with nothing in between.
+        return self._begin().__await__()  # type: ignore[no-any-return]
 
     def __iter__(self) -> "_Await[_T]":
         return self
@@ -245,13 +253,10 @@ class _Await(Generic[_T]):
         return self.send(None)
 
     def send(self, value: Any) -> Any:
-        """Run the operation to its next wait (the iterator protocol of ``await``)."""
+        """Run the operation to its next wait: how a task drives it."""
         coro = self._coro
         if coro is None:
-            func, self._func = self._func, None
-            if func is None:
-                raise RuntimeError(_messages.REUSED)
-            coro = self._coro = self._start(func)
+            coro = self._coro = self._begin()
         try:
             return coro.send(value)
         except BaseException:
