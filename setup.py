@@ -35,6 +35,7 @@ def extensions():
         depends=[
             "csrc/ringchan/atomic.h",
             "csrc/ringchan/ring.h",
+            "csrc/ringchan/pyawait.h",
             "csrc/ringchan/pyring.h",
         ],
         extra_compile_args=compile_args,

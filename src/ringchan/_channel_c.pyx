@@ -27,6 +27,7 @@ from cpython.pythread cimport (
 )
 from cpython.ref cimport Py_DECREF, Py_INCREF
 
+from ._awaitable cimport rcpy_install_step
 from ._ring cimport (
     rc_ring,
     rc_ring_free,
@@ -308,24 +309,12 @@ cdef class _Op:
         return self
 
     def __next__(self):
-        if self.done or (self.tx is None and self.rx is None):
-            _unusable(self.done)
-        # Every way out but parking finishes the operation.
-        self.done = True
-        self.waiter = None
-        result = self.attempt()
-        if result is _NOTHING:
-            waiter = _loop_waiter(asyncio.get_running_loop())
-            result = self.attempt()
-            if result is _NOTHING:
-                self.register(waiter)
-                self.done = False
-                self.waiter = waiter
-                fut = waiter.fut
-                fut._asyncio_future_blocking = True
-                return fut
-        if result is None:
-            raise StopIteration
+        cdef PyObject *out = NULL
+        parked = _op_step(self, &out)
+        result = <object>out
+        Py_DECREF(result)
+        if parked:
+            return result
         raise StopIteration(result)
 
     cdef object attempt(self):
@@ -373,6 +362,36 @@ cdef class _Op:
             core = self.rx.core
             if core.rx_waiter is waiter:
                 core.rx_waiter = None
+
+
+cdef int _op_step(object obj, PyObject **out) except -1:
+    """One attempt of an awaitable: 0 and its result in *out once finished,
+    1 and the future to wait on in *out when parked (see pyawait.h)."""
+    cdef _Op op = <_Op>obj
+    if op.done or (op.tx is None and op.rx is None):
+        _unusable(op.done)
+    # Every way out but parking finishes the operation.
+    op.done = True
+    op.waiter = None
+    result = op.attempt()
+    if result is _NOTHING:
+        waiter = _loop_waiter(asyncio.get_running_loop())
+        result = op.attempt()
+        if result is _NOTHING:
+            op.register(waiter)
+            op.done = False
+            op.waiter = waiter
+            result = waiter.fut
+            result._asyncio_future_blocking = True
+            Py_INCREF(result)
+            out[0] = <PyObject *>result
+            return 1
+    Py_INCREF(result)
+    out[0] = <PyObject *>result
+    return 0
+
+
+rcpy_install_step(<PyTypeObject *>_Op, _op_step)
 
 
 @cython.no_gc_clear

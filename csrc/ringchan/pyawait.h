@@ -1,0 +1,75 @@
+/* The iterator slot of the channel's awaitables, in C.
+ *
+ * `await op` drives op's tp_iternext: it returns the future to wait on while
+ * the operation is parked, and finishes with StopIteration(result).  Raising
+ * that from Cython costs more than the whole channel operation: Cython
+ * instantiates the exception and adds a traceback frame to it.  The slot
+ * below raises it the way CPython's own coroutines do: no exception at all
+ * for a result of None, and on 3.10/3.11 the bare value, which the
+ * interpreter unpacks without ever creating the exception object.
+ *
+ * The operation itself stays in Cython: rcpy_install_step() puts a slot that
+ * calls `step` on the type.  step returns 0 with the result in *out (a new
+ * reference) when the operation finished, 1 with the future to yield in *out
+ * when it parked, and -1 with an exception set.
+ */
+#ifndef RINGCHAN_PYAWAIT_H
+#define RINGCHAN_PYAWAIT_H
+
+#include <Python.h>
+
+typedef int (*rcpy_step_fn)(PyObject *self, PyObject **out);
+
+static rcpy_step_fn rcpy_step = NULL;
+
+/* Ends an iteration with StopIteration(value); steals value, returns NULL. */
+static PyObject *
+rcpy_stop_iteration(PyObject *value)
+{
+    PyObject *exc;
+    if (value == Py_None) {
+        /* NULL with no exception set is StopIteration(None) to every caller. */
+        Py_DECREF(value);
+        return NULL;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    /* Left unnormalized, as the interpreter's own generators leave it: a
+       tuple or an exception would be taken for the exception's arguments. */
+    if (!PyTuple_Check(value) && !PyExceptionInstance_Check(value)) {
+        PyErr_SetObject(PyExc_StopIteration, value);
+        Py_DECREF(value);
+        return NULL;
+    }
+#endif
+    exc = PyObject_CallOneArg(PyExc_StopIteration, value);
+    Py_DECREF(value);
+    if (exc != NULL) {
+        PyErr_SetObject(PyExc_StopIteration, exc);
+        Py_DECREF(exc);
+    }
+    return NULL;
+}
+
+static PyObject *
+rcpy_step_iternext(PyObject *self)
+{
+    PyObject *out = NULL;
+    switch (rcpy_step(self, &out)) {
+    case 0:
+        return rcpy_stop_iteration(out);
+    case 1:
+        return out;
+    default:
+        return NULL;
+    }
+}
+
+/* Makes `step` the iterator slot of type, a final type already made ready. */
+static inline void
+rcpy_install_step(PyTypeObject *type, rcpy_step_fn step)
+{
+    rcpy_step = step;
+    type->tp_iternext = rcpy_step_iternext;
+}
+
+#endif /* RINGCHAN_PYAWAIT_H */
