@@ -8,8 +8,12 @@
  * for a result of None, and on 3.10/3.11 the bare value, which the
  * interpreter unpacks without ever creating the exception object.
  *
- * The operation itself stays in Cython: rcpy_install_step() puts a slot that
- * calls `step` on the type.  step returns 0 with the result in *out (a new
+ * On 3.10 and 3.11 the interpreter drives awaitables through am_send when
+ * a type has it, which hands the result back without any exception; 3.12
+ * and later call tp_iternext.  Both slots are installed.
+ *
+ * The operation itself stays in Cython: rcpy_install_step() puts slots that
+ * call `step` on the type.  step returns 0 with the result in *out (a new
  * reference) when the operation finished, 1 with the future to yield in *out
  * when it parked, and -1 with an exception set.
  */
@@ -64,12 +68,32 @@ rcpy_step_iternext(PyObject *self)
     }
 }
 
-/* Makes `step` the iterator slot of type, a final type already made ready. */
+#if PY_VERSION_HEX < 0x030C0000
+static PySendResult
+rcpy_step_send(PyObject *self, PyObject *Py_UNUSED(value), PyObject **result)
+{
+    /* Like the awaitables' send(): the value a task sends in is always None. */
+    switch (rcpy_step(self, result)) {
+    case 0:
+        return PYGEN_RETURN;
+    case 1:
+        return PYGEN_NEXT;
+    default:
+        *result = NULL;
+        return PYGEN_ERROR;
+    }
+}
+#endif
+
+/* Makes `step` drive type, a final type already made ready with __await__. */
 static inline void
 rcpy_install_step(PyTypeObject *type, rcpy_step_fn step)
 {
     rcpy_step = step;
     type->tp_iternext = rcpy_step_iternext;
+#if PY_VERSION_HEX < 0x030C0000
+    type->tp_as_async->am_send = rcpy_step_send;
+#endif
 }
 
 #endif /* RINGCHAN_PYAWAIT_H */

@@ -25,7 +25,7 @@ from cpython.pythread cimport (
     PyThread_release_lock,
     PyThread_type_lock,
 )
-from cpython.ref cimport Py_DECREF, Py_INCREF
+from cpython.ref cimport Py_DECREF, Py_INCREF, Py_REFCNT
 
 from ._awaitable cimport rcpy_install_step
 from ._ring cimport (
@@ -192,6 +192,7 @@ cdef class _Core:
     cdef bint rx_closed
     cdef _Waiter rx_waiter
     cdef object tx_waiters
+    cdef Py_ssize_t tx_parked  # len(tx_waiters), read on every receive
     cdef list closed_waiters
 
     def __cinit__(self, Py_ssize_t capacity):
@@ -227,7 +228,8 @@ cdef class _Core:
 
     cdef int wake_tx(self, Py_ssize_t count) except -1:
         tx_waiters = self.tx_waiters
-        while count > 0 and tx_waiters:
+        while count > 0 and self.tx_parked:
+            self.tx_parked -= 1
             _wake(tx_waiters.popleft())
             count -= 1
         return 0
@@ -239,6 +241,7 @@ cdef class _Core:
         # re-check and park again.
         cdef list wake = list(self.tx_waiters)
         self.tx_waiters.clear()
+        self.tx_parked = 0
         if self.senders == 0 and self.rx_waiter is not None:
             wake.append(self.rx_waiter)
             self.rx_waiter = None
@@ -250,6 +253,7 @@ cdef class _Core:
             self.rx_closed = True
             wake = list(self.tx_waiters)
             self.tx_waiters.clear()
+            self.tx_parked = 0
             wake.extend(self.closed_waiters)
             self.closed_waiters.clear()
             if self.rx_waiter is not None:
@@ -269,11 +273,13 @@ cdef Py_ssize_t _ring_offset():
 rcpy_install_gc(<PyTypeObject *>_Core, _ring_offset())
 
 
-# The collector never clears the handles and awaitables (finalizers and
-# close() may still use them on a collected cycle), so a typed reference set at
-# creation is never None afterwards.
+# The collector never clears the handles' cores or the awaitables (finalizers
+# and close() may still use them on a collected cycle), so a handle's core is
+# never None, and an awaitable's handle is None only once it has finished.
 
 cdef enum _OpKind:
+    # Zero, the kind of an _Op not made by a handle method: never a fast path.
+    UNMADE
     RECV_ONE
     RECV_MANY
     RECV_NEXT
@@ -288,11 +294,18 @@ cdef class _Op:
     """The awaitable of every operation that may wait: send, send_many, recv,
     recv_many and ``__anext__``.
 
-    ``__next__`` makes an attempt and either finishes the operation or parks
-    it, returning the future its task then waits on; resuming calls
-    ``__next__`` again.  ``throw`` and ``close`` (cancellation, or a coroutine
-    closed while parked) unpark it.  For send_many, :attr:`sent` counts the
-    items enqueued so far: after a cancellation, ``items[:sent]`` went through.
+    Each attempt (the C iterator slot of pyawait.h, or ``send``) either
+    finishes the operation or parks it, yielding the future its task then
+    waits on; resuming makes the next attempt.  ``throw`` and ``close``
+    (cancellation, or a coroutine closed while parked) unpark it.  For
+    send_many, :attr:`sent` counts the items enqueued so far: after a
+    cancellation, ``items[:sent]`` went through.
+
+    A finished operation lets go of its handle and items and goes back to
+    its handle as the spare, which the handle hands out again once nobody
+    else holds it (``_Handle.new_op``): the hot path allocates nothing.  An
+    operation in flight refers to its handle, never the other way round, so
+    an awaitable dropped unawaited is not in a reference cycle.
     """
 
     cdef _OpKind kind
@@ -316,6 +329,16 @@ cdef class _Op:
         if parked:
             return result
         raise StopIteration(result)
+
+    cdef inline void finish(self) noexcept:
+        cdef _Handle handle = self.tx if self.tx is not None else self.rx
+        self.done = True
+        self.waiter = None
+        self.tx = None
+        self.rx = None
+        self.item = None
+        if handle is not None:
+            handle.spare = self
 
     cdef object attempt(self):
         """The operation's result if it can finish now, else _NOTHING."""
@@ -341,6 +364,32 @@ cdef class _Op:
         core.rx_waiter = waiter
         return 0
 
+    cdef int step(self, PyObject **out) except -1:
+        """Any attempt the fast paths of _op_step did not finish."""
+        if self.done or (self.tx is None and self.rx is None):
+            _unusable(self.done)
+        self.waiter = None
+        try:
+            result = self.attempt()
+            if result is _NOTHING:
+                waiter = _loop_waiter(asyncio.get_running_loop())
+                result = self.attempt()
+                if result is _NOTHING:
+                    self.register(waiter)
+                    self.waiter = waiter
+                    fut = waiter.fut
+                    fut._asyncio_future_blocking = True
+                    Py_INCREF(fut)
+                    out[0] = <PyObject *>fut
+                    return 1
+        except BaseException:
+            self.finish()
+            raise
+        self.finish()
+        Py_INCREF(result)
+        out[0] = <PyObject *>result
+        return 0
+
     def send(self, value):
         return self.__next__()
 
@@ -351,44 +400,57 @@ cdef class _Op:
     def close(self):
         cdef _Waiter waiter = self.waiter
         cdef _Core core
+        if waiter is not None:
+            if self.tx is not None:
+                self.tx.abandon(waiter)
+            else:
+                core = self.rx.core
+                if core.rx_waiter is waiter:
+                    core.rx_waiter = None
         # Closed, like a coroutine, it is finished: awaiting it again is an error.
-        self.done = True
-        if waiter is None:
-            return
-        self.waiter = None
-        if self.tx is not None:
-            self.tx.abandon(waiter)
-        else:
-            core = self.rx.core
-            if core.rx_waiter is waiter:
-                core.rx_waiter = None
+        self.finish()
 
 
 cdef int _op_step(object obj, PyObject **out) except -1:
     """One attempt of an awaitable: 0 and its result in *out once finished,
-    1 and the future to wait on in *out when parked (see pyawait.h)."""
+    1 and the future to wait on in *out when parked (see pyawait.h).
+
+    Inline here: a send that finds room and a receive that finds an item,
+    the steps of a busy channel.
+    """
     cdef _Op op = <_Op>obj
-    if op.done or (op.tx is None and op.rx is None):
-        _unusable(op.done)
-    # Every way out but parking finishes the operation.
-    op.done = True
-    op.waiter = None
-    result = op.attempt()
-    if result is _NOTHING:
-        waiter = _loop_waiter(asyncio.get_running_loop())
-        result = op.attempt()
-        if result is _NOTHING:
-            op.register(waiter)
-            op.done = False
-            op.waiter = waiter
-            result = waiter.fut
-            result._asyncio_future_blocking = True
-            Py_INCREF(result)
-            out[0] = <PyObject *>result
-            return 1
-    Py_INCREF(result)
-    out[0] = <PyObject *>result
-    return 0
+    cdef _Core core
+    cdef Sender tx
+    cdef PyObject *ptr
+    if op.done or op.waiter is not None:
+        pass
+    elif op.kind == SEND_ONE:
+        tx = op.tx
+        core = tx.core
+        if not (tx.closed or core.rx_closed):
+            ptr = <PyObject *>op.item
+            # The ring's reference is taken before the slot is claimed, so
+            # nothing runs between claiming and publishing it.
+            Py_INCREF(<object>ptr)
+            if rc_ring_push(&core.ring, ptr):
+                op.finish()
+                if core.rx_waiter is not None:
+                    core.wake_rx()
+                Py_INCREF(None)
+                out[0] = <PyObject *>None
+                return 0
+            Py_DECREF(<object>ptr)
+    elif op.kind == RECV_ONE or op.kind == RECV_NEXT:
+        core = op.rx.core
+        ptr = <PyObject *>rc_ring_pop(&core.ring)
+        if ptr != NULL:
+            # The ring's reference becomes the result's.
+            out[0] = ptr
+            op.finish()
+            if core.tx_parked:
+                core.wake_tx(1)
+            return 0
+    return op.step(out)
 
 
 rcpy_install_step(<PyTypeObject *>_Op, _op_step)
@@ -399,9 +461,25 @@ cdef class _Handle:
     """What both handles share: the channel core, its size, closing on exit."""
 
     cdef _Core core
+    cdef _Op spare  # a finished awaitable, for new_op to hand out again
     cdef object __weakref__
 
     __class_getitem__ = classmethod(GenericAlias)
+
+    cdef _Op new_op(self, _OpKind kind):
+        """An awaitable of *kind* for this handle: the spare one when nobody
+        else holds it any more, else a new one."""
+        cdef _Op op = self.spare
+        # References: the spare slot and op.
+        if op is None or Py_REFCNT(op) != 2:
+            op = _Op.__new__(_Op)
+        else:
+            self.spare = None
+            op.sent = 0
+            op.parked_before = False
+            op.done = False
+        op.kind = kind
+        return op
 
     def __cinit__(self, _Core core not None):
         self.core = core
@@ -494,11 +572,13 @@ cdef class Sender(_Handle):
         return i - start
 
     cdef int park(self, _Waiter waiter, bint parked_before) except -1:
+        cdef _Core core = self.core
         if parked_before:
             # Woken but beaten to the room: keep its place at the front.
-            self.core.tx_waiters.appendleft(waiter)
+            core.tx_waiters.appendleft(waiter)
         else:
-            self.core.tx_waiters.append(waiter)
+            core.tx_waiters.append(waiter)
+        core.tx_parked += 1
         return 0
 
     cdef int abandon(self, _Waiter waiter) except -1:
@@ -506,6 +586,7 @@ cdef class Sender(_Handle):
         cdef _Core core = self.core
         try:
             core.tx_waiters.remove(waiter)
+            core.tx_parked -= 1
             return 0
         except ValueError:
             pass
@@ -529,11 +610,15 @@ cdef class Sender(_Handle):
     def __del__(self):
         self.close()
 
+    @cython.binding(False)
+    @cython.always_allow_keywords(False)
     def try_send(self, item):
         """Enqueue *item* now, or raise :class:`Full` (or :class:`Closed`)."""
         if not self.push_one(item):
             raise Full(_messages.full(self.core.capacity), item)
 
+    @cython.binding(False)
+    @cython.always_allow_keywords(False)
     def try_send_many(self, items):
         """Enqueue as many of *items* as fit now, in order; return how many.
 
@@ -548,17 +633,20 @@ cdef class Sender(_Handle):
         cdef list as_list = items if type(items) is list else list(items)
         return self.push_many(as_list, 0)
 
+    @cython.binding(False)
+    @cython.always_allow_keywords(False)
     def send(self, item):
         """Enqueue *item*, waiting while the channel is full.
 
         If the await is cancelled, *item* was not sent.
         """
-        cdef _Op op = _Op.__new__(_Op)
-        op.kind = SEND_ONE
+        cdef _Op op = self.new_op(SEND_ONE)
         op.tx = self
         op.item = item
         return op
 
+    @cython.binding(False)
+    @cython.always_allow_keywords(False)
     def send_many(self, items):
         """Enqueue every item of *items* in order, waiting for room as needed.
 
@@ -566,10 +654,10 @@ cdef class Sender(_Handle):
         :class:`Closed`, ``.item`` lists the items not sent; after a
         cancellation the awaitable's ``.sent`` counts those that were.
         """
-        cdef _Op op = _Op.__new__(_Op)
-        op.kind = SEND_MANY
+        as_list = list(items)
+        cdef _Op op = self.new_op(SEND_MANY)
         op.tx = self
-        op.item = list(items)
+        op.item = as_list
         return op
 
     def blocking_send(self, item, timeout=None):
@@ -672,7 +760,7 @@ cdef class Receiver(_Handle):
             if ptr != NULL:
                 item = <object>ptr
                 Py_DECREF(item)
-                if core.tx_waiters:
+                if core.tx_parked:
                     core.wake_tx(1)
                 return item
         else:
@@ -685,7 +773,7 @@ cdef class Receiver(_Handle):
                 Py_DECREF(item)
                 items.append(item)
             if items:
-                if core.tx_waiters:
+                if core.tx_parked:
                     core.wake_tx(len(items))
                 return items
         if core.ended():
@@ -694,6 +782,8 @@ cdef class Receiver(_Handle):
             raise Closed(core.end_message())
         return _NOTHING
 
+    @cython.binding(False)
+    @cython.always_allow_keywords(False)
     def try_recv(self):
         """Return the oldest item now, or raise :class:`Empty` (or :class:`Closed`)."""
         item = self.take(RECV_ONE, 1)
@@ -701,22 +791,27 @@ cdef class Receiver(_Handle):
             raise Empty(_messages.EMPTY)
         return item
 
+    @cython.binding(False)
+    @cython.always_allow_keywords(False)
     def try_recv_many(self, max_items):
         """Return up to *max_items* items buffered now, maybe none."""
         items = self.take(RECV_MANY, _max_items(max_items))
         return [] if items is _NOTHING else items
 
     cdef _Op awaitable(self, _OpKind kind, Py_ssize_t max_items):
-        cdef _Op op = _Op.__new__(_Op)
-        op.kind = kind
+        cdef _Op op = self.new_op(kind)
         op.rx = self
         op.max_items = max_items
         return op
 
+    @cython.binding(False)
+    @cython.always_allow_keywords(False)
     def recv(self):
         """Return the next item, waiting for one; :class:`Closed` at the end."""
         return self.awaitable(RECV_ONE, 1)
 
+    @cython.binding(False)
+    @cython.always_allow_keywords(False)
     def recv_many(self, max_items):
         """Return 1..*max_items* items, waiting only for the first."""
         return self.awaitable(RECV_MANY, _max_items(max_items))
