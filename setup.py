@@ -36,6 +36,7 @@ def extensions():
             "csrc/ringchan/atomic.h",
             "csrc/ringchan/ring.h",
             "csrc/ringchan/pyawait.h",
+            "csrc/ringchan/pyloop.h",
             "csrc/ringchan/pyring.h",
         ],
         extra_compile_args=compile_args,

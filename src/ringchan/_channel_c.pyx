@@ -58,7 +58,12 @@ cdef extern from "pythread.h":
     unsigned long PyThread_get_thread_ident()
 
 
-cdef object _get_running_loop = asyncio._get_running_loop
+cdef extern from "ringchan/pyloop.h":
+    void rcpy_set_running_loop_getter(object getter)
+    int rcpy_loop_running() except -1
+
+
+rcpy_set_running_loop_getter(asyncio._get_running_loop)
 cdef object _NOTHING = object()
 
 
@@ -145,8 +150,8 @@ cdef int _wait(_Waiter waiter, double deadline) except -1:
         PyErr_CheckSignals()
 
 
-cdef int _check_not_in_loop(str what, str instead) except -1:
-    if _get_running_loop() is not None:
+cdef inline int _check_not_in_loop(str what, str instead) except -1:
+    if rcpy_loop_running():
         raise RuntimeError(_messages.blocks_loop(what, instead))
     return 0
 

@@ -1,0 +1,52 @@
+/* Whether the calling thread runs an asyncio event loop, asked on every
+ * blocking call so that one made from a coroutine fails instead of freezing
+ * its loop.
+ *
+ * asyncio._get_running_loop is a METH_NOARGS builtin of the _asyncio
+ * accelerator: calling its C function directly skips the generic call
+ * machinery, which costs more than the question itself.  Any other callable
+ * (an interpreter without the accelerator) is called the ordinary way.
+ */
+#ifndef RINGCHAN_PYLOOP_H
+#define RINGCHAN_PYLOOP_H
+
+#include <Python.h>
+
+static PyObject *rcpy_running_loop_getter = NULL;
+static PyCFunction rcpy_running_loop_fn = NULL;
+static PyObject *rcpy_running_loop_self = NULL;
+
+/* getter: asyncio._get_running_loop; a reference is kept for good. */
+static inline void
+rcpy_set_running_loop_getter(PyObject *getter)
+{
+    Py_INCREF(getter);
+    rcpy_running_loop_getter = getter;
+    if (PyCFunction_Check(getter)
+        && (PyCFunction_GET_FLAGS(getter) & ~METH_COEXIST) == METH_NOARGS) {
+        rcpy_running_loop_fn = PyCFunction_GET_FUNCTION(getter);
+        rcpy_running_loop_self = PyCFunction_GET_SELF(getter);
+    }
+}
+
+/* 1 when an event loop runs in this thread, 0 when none does, -1 on error. */
+static inline int
+rcpy_loop_running(void)
+{
+    PyObject *loop;
+    int running;
+    if (rcpy_running_loop_fn != NULL) {
+        loop = rcpy_running_loop_fn(rcpy_running_loop_self, NULL);
+    }
+    else {
+        loop = PyObject_CallNoArgs(rcpy_running_loop_getter);
+    }
+    if (loop == NULL) {
+        return -1;
+    }
+    running = loop != Py_None;
+    Py_DECREF(loop);
+    return running;
+}
+
+#endif /* RINGCHAN_PYLOOP_H */
