@@ -41,6 +41,66 @@ rcpy_ring_clear(rc_ring *r)
     return n;
 }
 
+/* Pushes items of a list from start on while there is room, in order, the
+   ring taking a reference to each; returns how many went in.  The GIL keeps
+   the list still.  References are taken before the positions are claimed,
+   so nothing runs between claiming and publishing; at most the room seen
+   up front is tried, so a nearly full ring costs little. */
+static inline Py_ssize_t
+rcpy_ring_push_list(rc_ring *r, PyObject *list, Py_ssize_t start)
+{
+    PyObject **items = PySequence_Fast_ITEMS(list) + start;
+    Py_ssize_t n = PyList_GET_SIZE(list) - start;
+    Py_ssize_t room = (Py_ssize_t)rc_ring_room(r);
+    Py_ssize_t pushed = 0, i;
+    size_t k;
+    if (n > room) {
+        /* The room may have grown since: one more item is always worth a try. */
+        n = room > 0 ? room : 1;
+    }
+    for (i = 0; i < n; i++) {
+        Py_INCREF(items[i]);
+    }
+    while (pushed < n
+           && (k = rc_ring_push_many(r, (void *const *)(items + pushed),
+                                     (size_t)(n - pushed))) > 0) {
+        pushed += (Py_ssize_t)k;
+    }
+    for (i = pushed; i < n; i++) {
+        Py_DECREF(items[i]);
+    }
+    return pushed;
+}
+
+/* A new list of up to n of the oldest items, maybe empty; NULL on error. */
+static inline PyObject *
+rcpy_ring_pop_list(rc_ring *r, Py_ssize_t n)
+{
+    Py_ssize_t ready = (Py_ssize_t)rc_ring_len(r), got, i;
+    PyObject *list;
+    if (ready > n) {
+        ready = n;
+    }
+    /* Counted before the allocation: a collection it triggers may run a
+       finalizer that receives, and a claimed item may not be published yet,
+       so fewer may come out than were counted. */
+    list = PyList_New(ready);
+    if (list == NULL || ready == 0) {
+        return list;
+    }
+    got = (Py_ssize_t)rc_ring_pop_many(r, (void **)PySequence_Fast_ITEMS(list),
+                                       (size_t)ready);
+    if (got < ready) {
+        for (i = got; i < ready; i++) {
+            Py_INCREF(Py_None);
+            PyList_SET_ITEM(list, i, Py_None);
+        }
+        /* Shrinking a list does not allocate, so cannot fail and lose items. */
+        (void)PyList_SetSlice(list, got, ready, NULL);
+    }
+    return list;
+}
+
 static int
 rcpy_traverse(PyObject *self, visitproc visit, void *arg)
 {

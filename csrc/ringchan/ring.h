@@ -136,6 +136,75 @@ rc_ring_pop(rc_ring *r)
     return item;
 }
 
+/* Appends up to n items (each non-NULL) in order, claiming their positions
+   with one CAS.  Returns how many went in: 0 when the ring is full.
+
+   The consumer frees cells in position order, so when the last cell of a
+   run is free for this lap, every cell before it is too; and the acquire
+   load of that cell's seq orders after the consumer's reads of them all. */
+static inline size_t
+rc_ring_push_many(rc_ring *r, void *const *items, size_t n)
+{
+    uint64_t pos = rc_load_relaxed(&r->head);
+    if (n == 0) {
+        return 0;
+    }
+    for (;;) {
+        rc_cell *cell = rc_ring_cell(r, pos);
+        int64_t dif = (int64_t)(rc_load_acquire(&cell->seq) - 2 * pos);
+        if (dif < 0) {
+            return 0;
+        }
+        if (dif > 0) {
+            pos = rc_load_relaxed(&r->head);
+            continue;
+        }
+        {
+            /* A stale tail only underestimates the room; a stale pos makes
+               the CAS below fail. */
+            uint64_t used = pos - rc_load_relaxed(&r->tail);
+            uint64_t k = used < r->capacity ? r->capacity - used : 1;
+            uint64_t i;
+            if (k > n) {
+                k = n;
+            }
+            if (k > 1 && rc_load_acquire(&rc_ring_cell(r, pos + k - 1)->seq)
+                             != 2 * (pos + k - 1)) {
+                k = 1;
+            }
+            if (!rc_cas_relaxed(&r->head, &pos, pos + k)) {
+                continue;
+            }
+            for (i = 0; i < k; i++) {
+                cell = rc_ring_cell(r, pos + i);
+                cell->item = items[i];
+                rc_store_release(&cell->seq, rc_seq_published(pos + i));
+            }
+            return (size_t)k;
+        }
+    }
+}
+
+/* Removes up to n of the oldest published items into out, in order;
+   returns how many.  Single consumer, as rc_ring_pop. */
+static inline size_t
+rc_ring_pop_many(rc_ring *r, void **out, size_t n)
+{
+    uint64_t pos = rc_load_relaxed(&r->tail);
+    size_t i;
+    for (i = 0; i < n; i++, pos++) {
+        rc_cell *cell = rc_ring_cell(r, pos);
+        if (rc_load_acquire(&cell->seq) != rc_seq_published(pos)) {
+            break;
+        }
+        out[i] = cell->item;
+        cell->item = NULL;
+        rc_store_relaxed(&r->tail, pos + 1);
+        rc_store_release(&cell->seq, 2 * (pos + r->capacity));
+    }
+    return i;
+}
+
 /* Items buffered now: claimed positions not yet consumed.  A snapshot that
    may be stale by the time it is read, clamped to [0, capacity]. */
 static inline uint64_t

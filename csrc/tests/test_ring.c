@@ -1,8 +1,9 @@
 /* Stress test of the ring alone: several producer threads, one consumer.
  *
- * Each producer pushes a run of tagged items; the consumer checks that every
- * item arrives exactly once and in order per producer, and that the ring never
- * reports more than its capacity.  Run it under ThreadSanitizer and under
+ * Each producer pushes a run of tagged items, alternating single pushes with
+ * runs of up to BATCH; the consumer, alternating single and bulk pops, checks
+ * that every item arrives exactly once and in order per producer, and that
+ * the ring never reports more than its capacity.  Run it under ThreadSanitizer and under
  * AddressSanitizer + UndefinedBehaviorSanitizer (tests/test_ring_c.py does).
  *
  * usage: test_ring [items-per-producer]
@@ -17,6 +18,7 @@
 #include "ringchan/ring.h"
 
 #define PRODUCERS 4
+#define BATCH 7
 #define TAG_SHIFT 40
 
 typedef struct {
@@ -30,16 +32,42 @@ static void *
 produce(void *arg)
 {
     producer_args *p = (producer_args *)arg;
-    uint64_t seq;
-    for (seq = 0; seq < p->items; seq++) {
-        /* seq + 1 keeps every item non-NULL. */
-        void *item = (void *)((p->id << TAG_SHIFT) | (uintptr_t)(seq + 1));
-        while (!rc_ring_push(p->ring, item)) {
-            sched_yield();
+    void *batch[BATCH];
+    uint64_t seq = 0;
+    while (seq < p->items) {
+        /* Runs of 1 to BATCH items, every third one a single push. */
+        size_t n = seq % 3 == 0 ? 1 : 1 + (size_t)(seq % BATCH);
+        size_t i, sent = 0;
+        if (n > p->items - seq) {
+            n = (size_t)(p->items - seq);
         }
+        for (i = 0; i < n; i++) {
+            /* seq + 1 keeps every item non-NULL. */
+            batch[i] = (void *)((p->id << TAG_SHIFT) | (uintptr_t)(seq + i + 1));
+        }
+        while (sent < n) {
+            size_t k = n == 1 ? (size_t)rc_ring_push(p->ring, batch[0])
+                              : rc_ring_push_many(p->ring, batch + sent, n - sent);
+            if (k == 0) {
+                sched_yield();
+            }
+            sent += k;
+        }
+        seq += n;
     }
     atomic_fetch_add(p->finished, 1);
     return NULL;
+}
+
+/* Pops one item, or up to BATCH by turns; returns how many landed in out. */
+static size_t
+take(rc_ring *ring, void **out, uint64_t turn)
+{
+    if (turn % 2 == 0) {
+        out[0] = rc_ring_pop(ring);
+        return out[0] != NULL;
+    }
+    return rc_ring_pop_many(ring, out, 1 + (size_t)(turn % BATCH));
 }
 
 static int
@@ -49,7 +77,9 @@ run(uint64_t capacity, uint64_t items)
     pthread_t threads[PRODUCERS];
     producer_args args[PRODUCERS];
     uint64_t next[PRODUCERS] = {0};
-    uint64_t received = 0, total = items * PRODUCERS;
+    uint64_t received = 0, total = items * PRODUCERS, turn = 0;
+    void *out[BATCH];
+    size_t got = 0, next_out = 0;
     atomic_int finished = 0;
     int i, failures = 0;
 
@@ -68,7 +98,7 @@ run(uint64_t capacity, uint64_t items)
         }
     }
     while (received < total) {
-        uintptr_t item = (uintptr_t)rc_ring_pop(&ring);
+        uintptr_t item = 0;
         uintptr_t id;
         uint64_t seq;
         if (rc_ring_len(&ring) > capacity) {
@@ -76,7 +106,14 @@ run(uint64_t capacity, uint64_t items)
                     (unsigned long long)capacity);
             failures++;
         }
-        if (item == 0) {
+        if (next_out == got) {
+            got = take(&ring, out, turn++);
+            next_out = 0;
+        }
+        if (next_out < got) {
+            item = (uintptr_t)out[next_out++];
+        }
+        else {
             if (atomic_load(&finished) < PRODUCERS) {
                 sched_yield();
                 continue;

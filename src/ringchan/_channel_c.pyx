@@ -37,6 +37,8 @@ from ._ring cimport (
     rc_ring_push,
     rcpy_install_gc,
     rcpy_ring_clear,
+    rcpy_ring_pop_list,
+    rcpy_ring_push_list,
 )
 
 import asyncio
@@ -561,20 +563,13 @@ cdef class Sender(_Handle):
         A refusal's Closed.item is items[start:], or the item itself if single.
         """
         cdef _Core core = self.core
-        cdef Py_ssize_t i = start
-        cdef Py_ssize_t end = len(items)
+        cdef Py_ssize_t pushed
         if self.closed or core.rx_closed:
             raise Closed(self.refusal(), items[start] if single else items[start:])
-        while i < end:
-            item = items[i]
-            Py_INCREF(item)
-            if not rc_ring_push(&core.ring, <PyObject *>item):
-                Py_DECREF(item)
-                break
-            i += 1
-        if i > start:
+        pushed = rcpy_ring_push_list(&core.ring, items, start)
+        if pushed:
             core.wake_rx()
-        return i - start
+        return pushed
 
     cdef int park(self, _Waiter waiter, bint parked_before) except -1:
         cdef _Core core = self.core
@@ -769,14 +764,7 @@ cdef class Receiver(_Handle):
                     core.wake_tx(1)
                 return item
         else:
-            items = []
-            while len(items) < max_items:
-                ptr = <PyObject *>rc_ring_pop(&core.ring)
-                if ptr == NULL:
-                    break
-                item = <object>ptr
-                Py_DECREF(item)
-                items.append(item)
+            items = rcpy_ring_pop_list(&core.ring, max_items) if core.length() else []
             if items:
                 if core.tx_parked:
                     core.wake_tx(len(items))
