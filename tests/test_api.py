@@ -358,3 +358,27 @@ def test_awaiting_the_same_awaitable_twice_is_refused(chan_module, run):
         assert rx.try_recv_many(4) == ["a", "b"]
 
     run(main())
+
+
+# --- per-item methods take their argument positionally ------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda tx, rx: tx.send(item=1), id="send"),
+        pytest.param(lambda tx, rx: tx.try_send(item=1), id="try_send"),
+        pytest.param(lambda tx, rx: tx.send_many(items=[1]), id="send_many"),
+        pytest.param(lambda tx, rx: tx.try_send_many(items=[1]), id="try_send_many"),
+        pytest.param(lambda tx, rx: rx.recv_many(max_items=1), id="recv_many"),
+        pytest.param(lambda tx, rx: rx.try_recv_many(max_items=1), id="try_recv_many"),
+    ],
+)
+def test_per_item_methods_refuse_keywords(chan_module, call):
+    tx, rx = chan_module.channel(2)
+    with pytest.raises(TypeError):
+        call(tx, rx)
+    # Nothing was enqueued or taken by the refused call.
+    assert len(tx) == 0
+    tx.try_send(1)
+    assert rx.try_recv_many(2) == [1]

@@ -419,7 +419,7 @@ class Sender(_Handle, Generic[_T]):
             self._closed = True
             self._core.finalize(self._core.release_sender)
 
-    def try_send(self, item: _T) -> None:
+    def try_send(self, item: _T, /) -> None:
         """Enqueue *item* now, or raise :class:`Full` (or :class:`Closed`)."""
         core = self._core
         with core:
@@ -433,7 +433,7 @@ class Sender(_Handle, Generic[_T]):
         if waiter is not None:
             waiter.wake()
 
-    def try_send_many(self, items: Sequence[_T]) -> int:
+    def try_send_many(self, items: Sequence[_T], /) -> int:
         """Enqueue as many of *items* as fit now, in order; return how many.
 
         *items* must be a sequence so that ``items[n:]``, the ones that did
@@ -456,14 +456,14 @@ class Sender(_Handle, Generic[_T]):
             waiter.wake()
         return count
 
-    def send(self, item: _T) -> _Await[None]:
+    def send(self, item: _T, /) -> _Await[None]:
         """Enqueue *item*, waiting while the channel is full.
 
         If the await is cancelled, *item* was not sent.
         """
         return _Await(self._send_all, [item], True, None)
 
-    def send_many(self, items: Iterable[_T]) -> SendMany:
+    def send_many(self, items: Iterable[_T], /) -> SendMany:
         """Enqueue every item of *items* in order, waiting for room as needed.
 
         *items* is read into a list before anything is sent.  On
@@ -662,7 +662,7 @@ class Receiver(_Handle, Generic[_T]):
             raise Empty(_messages.EMPTY)
         return items[0]  # type: ignore[no-any-return]
 
-    def try_recv_many(self, max_items: int) -> List[_T]:
+    def try_recv_many(self, max_items: int, /) -> List[_T]:
         """Return up to *max_items* items buffered now, maybe none."""
         items, _ = self._take_or_park(check_max_items(max_items))
         return [] if items is None else items
@@ -671,7 +671,7 @@ class Receiver(_Handle, Generic[_T]):
         """Return the next item, waiting for one; :class:`Closed` at the end."""
         return _Await(self._recv, 1, True, False)
 
-    def recv_many(self, max_items: int) -> _Await[List[_T]]:
+    def recv_many(self, max_items: int, /) -> _Await[List[_T]]:
         """Return 1..*max_items* items, waiting only for the first."""
         return _Await(self._recv, check_max_items(max_items), False, False)
 
