@@ -4,9 +4,9 @@
  * the operation is parked, and finishes with StopIteration(result).  Raising
  * that from Cython costs more than the whole channel operation: Cython
  * instantiates the exception and adds a traceback frame to it.  The slot
- * below raises it the way CPython's own coroutines do: no exception at all
- * for a result of None, and on 3.10/3.11 the bare value, which the
- * interpreter unpacks without ever creating the exception object.
+ * below raises no exception at all for a result of None; on 3.10/3.11 it
+ * raises the bare value, which the interpreter unpacks without creating the
+ * exception object, and on 3.12+ it builds the instance directly.
  *
  * On 3.10 and 3.11 the interpreter drives awaitables through am_send when
  * a type has it, which hands the result back without any exception; 3.12
@@ -30,27 +30,46 @@ static rcpy_step_fn rcpy_step = NULL;
 static PyObject *
 rcpy_stop_iteration(PyObject *value)
 {
-    PyObject *exc;
     if (value == Py_None) {
         /* NULL with no exception set is StopIteration(None) to every caller. */
         Py_DECREF(value);
         return NULL;
     }
-#if PY_VERSION_HEX < 0x030C0000
-    /* Left unnormalized, as the interpreter's own generators leave it: a
-       tuple or an exception would be taken for the exception's arguments. */
+#if PY_VERSION_HEX >= 0x030C0000
+    {
+        /* 3.12 instantiates every exception it raises.  Built here directly,
+           the instance skips the type call, __new__ and __init__ argument
+           parsing, which cost several times the channel operation. */
+        PyTypeObject *type = (PyTypeObject *)PyExc_StopIteration;
+        PyStopIterationObject *exc = (PyStopIterationObject *)type->tp_alloc(type, 0);
+        if (exc == NULL) {
+            Py_DECREF(value);
+            return NULL;
+        }
+        exc->args = PyTuple_Pack(1, value);
+        exc->value = value;
+        if (exc->args == NULL) {
+            Py_DECREF(exc);
+            return NULL;
+        }
+        PyErr_SetRaisedException((PyObject *)exc);
+    }
+#else
     if (!PyTuple_Check(value) && !PyExceptionInstance_Check(value)) {
+        /* Left unnormalized, as the interpreter's own generators leave it: a
+           tuple or an exception would be taken for the exception's arguments. */
         PyErr_SetObject(PyExc_StopIteration, value);
         Py_DECREF(value);
-        return NULL;
+    }
+    else {
+        PyObject *exc = PyObject_CallOneArg(PyExc_StopIteration, value);
+        Py_DECREF(value);
+        if (exc != NULL) {
+            PyErr_SetObject(PyExc_StopIteration, exc);
+            Py_DECREF(exc);
+        }
     }
 #endif
-    exc = PyObject_CallOneArg(PyExc_StopIteration, value);
-    Py_DECREF(value);
-    if (exc != NULL) {
-        PyErr_SetObject(PyExc_StopIteration, exc);
-        Py_DECREF(exc);
-    }
     return NULL;
 }
 

@@ -338,12 +338,20 @@ cdef class _Op:
         raise StopIteration(result)
 
     cdef inline void finish(self) noexcept:
-        cdef _Handle handle = self.tx if self.tx is not None else self.rx
+        # Fields are reset only when set: on the fast paths most are None
+        # already, and each store costs reference-count updates.
+        cdef _Handle handle = None
         self.done = True
-        self.waiter = None
-        self.tx = None
-        self.rx = None
-        self.item = None
+        if self.waiter is not None:
+            self.waiter = None
+        if self.item is not None:
+            self.item = None
+        if self.tx is not None:
+            handle = self.tx
+            self.tx = None
+        elif self.rx is not None:
+            handle = self.rx
+            self.rx = None
         if handle is not None:
             handle.spare = self
 
