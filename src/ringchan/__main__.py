@@ -17,7 +17,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _bench.add_command(commands)
+    if argv is None:
+        argv = sys.argv[1:]
     args = parser.parse_args(argv)
+    # Kept so that a report can quote the exact command that produced it.
+    args.argv = list(argv)
     status: int = args.run(args)
     return status
 

@@ -1,0 +1,163 @@
+"""Compare ringchan with the other Python channels and write the report.
+
+    python benchmarks/compare.py [--peer NAME]... [--workload NAME]... [--loop NAME]...
+                                 [--items N] [--repeat R] [--out DIR] [--json] ...
+
+Measures ringchan (C and pure-Python), the peers of ``peers.py`` that are
+installed and the two floors (a ``deque`` pair, a bare
+``call_soon_threadsafe``) on every workload of ``python -m ringchan bench``
+each of them can run, on each event loop, taking the channels in turns
+within each repeat.  Writes ``REPORT.md``, ``results.json`` and
+``chart.png`` to ``--out``.  A peer, loop or matplotlib that is not
+installed is named in the report; a failed measurement is reported there and
+makes the exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import report
+from peers import BASELINES, PEERS
+
+from ringchan._bench import (
+    add_options,
+    command_line,
+    document,
+    loops_from,
+    report_errors,
+    settings_from,
+    workloads_from,
+)
+from ringchan._subjects import IMPLEMENTATIONS, Subject
+from ringchan._suite import Progress, Suite
+from ringchan._workloads import BenchError, LoopFactory, loop_factory
+
+PROG = "benchmarks/compare.py"
+
+#: Where the committed report lives.
+RESULTS = Path(__file__).resolve().parent / "results"
+
+#: How to get what the ``bench`` extra provides.
+INSTALL_HINT = "not installed; pip install .[bench]"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Measure ringchan against other Python channels on every "
+        "workload each can run and write REPORT.md, results.json and chart.png. "
+        f"Peers: {', '.join(PEERS)}; floors: {', '.join(BASELINES)}.",
+    )
+    parser.add_argument(
+        "--peer",
+        action="append",
+        choices=list(PEERS),
+        metavar="NAME",
+        help="compare with this peer; repeat the option for several "
+        "(default: every installed one)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS,
+        metavar="DIR",
+        help="directory for the report (default: the results/ directory beside "
+        "this script)",
+    )
+    add_options(parser, repeat=5, loops=["asyncio", "uvloop"])
+    return parser
+
+
+def _installed(subjects: Sequence[Subject], missing: Dict[str, str]) -> List[Subject]:
+    """The subjects that import; the others go into *missing* with the reason."""
+    found = []
+    for subject in subjects:
+        try:
+            subject.load()
+        except ImportError:
+            missing[subject.label] = INSTALL_HINT
+        except BenchError as exc:
+            missing[subject.label] = f"installed but {exc}"
+        else:
+            found.append(subject)
+    return found
+
+
+def _loops(names: Sequence[str], missing: Dict[str, str]) -> Dict[str, LoopFactory]:
+    loops = {}
+    for name in names:
+        try:
+            loops[name] = loop_factory(name)
+        except ImportError:
+            missing[name] = INSTALL_HINT
+    return loops
+
+
+def _write_chart(doc: Dict[str, Any], out: Path, versions: Dict[str, str]) -> Optional[str]:
+    """Draw the chart; its file name, or None (and no stale file) without matplotlib."""
+    path = out / "chart.png"
+    try:
+        report.chart(doc, path)
+    except ImportError:
+        path.unlink(missing_ok=True)
+        return None
+    versions["matplotlib"] = metadata.version("matplotlib")
+    return path.name
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the comparison with *argv* (default ``sys.argv[1:]``); the exit status."""
+    if argv is None:
+        argv = sys.argv[1:]
+    args = _parser().parse_args(argv)
+    missing: Dict[str, str] = {}
+    peers = [PEERS[key] for key in dict.fromkeys(args.peer or PEERS)]
+    subjects = [
+        *IMPLEMENTATIONS.values(),
+        *_installed(peers, missing),
+        *BASELINES.values(),
+    ]
+    loops = _loops(loops_from(args), missing)
+    try:
+        suite = Suite(workloads_from(args), subjects, loops, settings_from(args), args.repeat)
+    except (ImportError, BenchError) as exc:
+        print(f"{PROG}: error: ringchan does not import: {exc}; build it first "
+              "(pip install .)", file=sys.stderr)
+        return 1
+    for _ in suite.run(Progress(sys.stderr, suite.total())):
+        pass
+    doc = document(suite, command_line(f"python {PROG}", argv), list(loops))
+    doc["missing"] = missing
+    doc["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    versions: Dict[str, str] = {}
+    chart_file = _write_chart(doc, out, versions)
+    note = "No chart: matplotlib is " + INSTALL_HINT + "."
+    (out / "REPORT.md").write_text(
+        report.markdown(doc, chart_file, note, versions), encoding="utf-8"
+    )
+    (out / "results.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+
+    if args.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        for row in report.target_rows(doc):
+            print(" | ".join(row))
+        written = ["REPORT.md", "results.json"] + ([chart_file] if chart_file else [])
+        print(f"wrote {', '.join(str(out / name) for name in written)}")
+        if chart_file is None:
+            print(note)
+    return report_errors(suite.cells, PROG)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

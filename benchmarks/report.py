@@ -1,0 +1,345 @@
+"""The comparison report: Markdown tables, the targets, and a PNG chart.
+
+Everything here reads the results document that ``compare.py`` also saves
+as ``results.json`` (the shape of ``python -m ringchan bench --json``, plus
+what was missing), so the report shows exactly what was measured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Collection, Dict, List, Optional, Sequence
+
+from ringchan._suite import si
+from ringchan._workloads import WORKLOADS
+
+__all__ = ("TARGETS", "Target", "chart", "markdown", "target_rows")
+
+#: The subject every target and gain column measures.
+SUBJECT = "c"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A bound on how ringchan C compares with another channel."""
+
+    #: What is compared, for the table.
+    text: str
+    #: ringchan C's workload.
+    workload: str
+    #: The subject compared with, and on which workload.
+    other: str
+    other_workload: str
+    #: ringchan C must be at least this many times better (faster, sooner)...
+    at_least: Optional[float] = None
+    #: ...or cost at most this many times as much per item (or wait as long).
+    at_most: Optional[float] = None
+
+    def bound(self) -> str:
+        """The requirement, as the table shows it."""
+        if self.at_least is not None:
+            return f"≥ {self.at_least:g}x"
+        return f"≤ {self.at_most:g}x"
+
+    def met(self, measured: float) -> bool:
+        """Whether *measured* (see :meth:`measure`) satisfies the bound."""
+        if self.at_least is not None:
+            return measured >= self.at_least
+        assert self.at_most is not None
+        return measured <= self.at_most
+
+    def measure(self, mine: float, other: float) -> float:
+        """The figure the bound applies to, from the two medians."""
+        gain = WORKLOADS[self.workload].gain(mine, other)
+        # For a cost ratio, the inverse of how many times better ringchan C is.
+        return gain if self.at_least is not None else 1 / gain
+
+
+_PURE_WORKLOADS = (
+    "same-loop",
+    "thread-to-asyncio",
+    "4-threads-to-asyncio",
+    "thread-to-thread",
+    "batches",
+)
+
+#: ringchan's performance targets: how far ahead of each peer, how close to the floors.
+TARGETS: List[Target] = [
+    Target("same loop: `await tx.send` → `async for`, vs asyncio.Queue",
+           "same-loop", "asyncio-queue", "same-loop", at_least=6),
+    Target("1 thread `blocking_send` → asyncio, vs culsans",
+           "thread-to-asyncio", "culsans", "thread-to-asyncio", at_least=20),
+    Target("4 threads `blocking_send` → asyncio, vs culsans",
+           "4-threads-to-asyncio", "culsans", "4-threads-to-asyncio", at_least=15),
+    Target("thread → thread, vs queue.Queue",
+           "thread-to-thread", "queue-queue", "thread-to-thread", at_least=8),
+    Target("batches (`send_many`/`recv_many`), vs asyncio.Queue per item",
+           "batches", "asyncio-queue", "batches", at_least=50),
+    *(
+        Target(f"{name}, vs the pure-Python twin", name, "py", name, at_least=5)
+        for name in _PURE_WORKLOADS
+    ),
+    Target("per-item cost, same loop, vs one thread's `deque` append + popleft",
+           "same-loop", "deque", "pair", at_most=3),
+    Target("wake-up latency (median), vs a bare `call_soon_threadsafe` + future",
+           "latency", "call-soon", "latency", at_most=1.5),
+]
+
+
+def _ok(result: Optional[Dict[str, Any]]) -> bool:
+    """Whether *result* was measured and none of its runs failed."""
+    return result is not None and result["error"] is None
+
+
+def _cells(doc: Dict[str, Any]) -> Dict[Any, Dict[str, Any]]:
+    return {(r["workload"], r["subject"], r["loop"]): r for r in doc["results"]}
+
+
+def _label(doc: Dict[str, Any], key: str) -> str:
+    for result in doc["results"]:
+        if result["subject"] == key:
+            return str(result["label"])
+    return key
+
+
+def _workload_loops(doc: Dict[str, Any], workload: str) -> List[Optional[str]]:
+    if WORKLOADS[workload].uses_loop:
+        return list(doc["settings"]["loops"])
+    return [None]
+
+
+def target_rows(doc: Dict[str, Any]) -> List[List[str]]:
+    """One row per target and event loop: what, loop, measured, bound, verdict."""
+    cells = _cells(doc)
+    rows = []
+    for target in TARGETS:
+        for loop in _workload_loops(doc, target.workload):
+            other_loop = loop if WORKLOADS[target.other_workload].uses_loop else None
+            mine = cells.get((target.workload, SUBJECT, loop))
+            other = cells.get((target.other_workload, target.other, other_loop))
+            if not _ok(mine) or not _ok(other):
+                missing = _label(doc, target.other) if mine is not None else "ringchan C"
+                measured, verdict = "–", f"not measured ({missing} missing or failed)"
+            else:
+                assert mine is not None and other is not None
+                value = target.measure(mine["median"], other["median"])
+                measured = f"{value:.2f}x"
+                verdict = "**met**" if target.met(value) else "**not met**"
+            rows.append([target.text, loop or "–", measured, target.bound(), verdict])
+    return rows
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Collection[int]) -> str:
+    align = ["---:" if i in right else "---" for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _figure(result: Dict[str, Any]) -> List[str]:
+    unit = result["unit"]
+    span = f"{si(result['min'], unit)}–{si(result['max'], unit)}"
+    return [si(result["median"], unit), span]
+
+
+def _workload_table(doc: Dict[str, Any], workload: str) -> str:
+    loops = _workload_loops(doc, workload)
+    cells = _cells(doc)
+    subjects = list(
+        dict.fromkeys(r["subject"] for r in doc["results"] if r["workload"] == workload)
+    )
+    unit = WORKLOADS[workload].unit
+    header = ["channel"]
+    for loop in loops:
+        where = f" ({loop})" if loop else ""
+        header += [f"{'latency' if unit == 's' else 'items/s'}{where}", "min–max", "C gain"]
+    rows = []
+    for subject in subjects:
+        label = _label(doc, subject)
+        row = [f"**{label}**" if subject == SUBJECT else label]
+        for loop in loops:
+            result = cells.get((workload, subject, loop))
+            if result is None:
+                row += ["–", "", ""]
+                continue
+            if result["per_item"]:
+                row[0] = f"{label} (per item)"
+            if not _ok(result):
+                row += ["error", "", ""]
+                continue
+            row += _figure(result)
+            mine = cells.get((workload, SUBJECT, loop))
+            if subject == SUBJECT or mine is None or not _ok(mine):
+                row.append("")
+            else:
+                row.append(f"{WORKLOADS[workload].gain(mine['median'], result['median']):.2f}x")
+        rows.append(row)
+    right = {i for i in range(1, len(header))}
+    return _table(header, rows, right)
+
+
+def _versions(doc: Dict[str, Any], extra: Dict[str, str]) -> str:
+    versions = {**doc["versions"], **extra}
+    return ", ".join(f"{name} {version}" for name, version in versions.items())
+
+
+def markdown(doc: Dict[str, Any], chart_file: Optional[str], chart_note: str,
+             extra_versions: Dict[str, str]) -> str:
+    """The whole report for *doc*, linking *chart_file* if there is one."""
+    machine = doc["machine"]
+    settings = doc["settings"]
+    missing = doc["missing"]
+    lines = [
+        "# ringchan benchmark report",
+        "",
+        "Regenerate with `bash scripts/dev bench` (installs `.[bench]` and runs the "
+        "command below).  Figures from a shared machine vary from run to run; the "
+        "ratios, measured side by side in one run with the channels taken in turns "
+        "within each repeat, are the stable part.",
+        "",
+        f"- Command: `{doc['command']}`",
+        f"- Date: {doc['date']}",
+        f"- Machine: {machine['cpu']}, {machine['cpus']} logical CPUs; {machine['platform']}",
+        f"- Python: {machine['python']} ({machine['implementation']})",
+        f"- Versions: {_versions(doc, extra_versions)}; asyncio.Queue, queue.Queue, "
+        "deque and call_soon_threadsafe from the Python standard library",
+        f"- Settings: capacity {settings['capacity']}, {settings['items']:,} int items "
+        f"per measurement, batches of {settings['batch']}, {settings['samples']} "
+        f"latency samples; median of {settings['repeat']} runs (min–max); event loops: "
+        f"{', '.join(settings['loops'])}",
+        "- Missing: " + (
+            "; ".join(f"{name} ({why})" for name, why in missing.items())
+            if missing else "nothing, every peer and loop was measured"
+        ),
+        "",
+        "## Targets",
+        "",
+        "\"Measured\" is how many times better ringchan C is (faster, or for latency "
+        "sooner) for a ≥ bound, and how many times its cost per item (or its wait) "
+        "for a ≤ bound, from the medians below.",
+        "",
+        _table(["target", "loop", "measured", "target", "verdict"], target_rows(doc), {2, 3}),
+        "",
+        "## Results",
+        "",
+        "Items per second (latency: median seconds from send to receipt), median and "
+        "min–max of the runs.  \"C gain\" is how many times faster ringchan C is than "
+        "that channel (latency: how many times sooner), on the same loop.  Channels "
+        "appear under the workloads they support: asyncio.Queue, aiochannel and anyio "
+        "streams are not thread-safe, and queue.Queue cannot be awaited; the `pair` "
+        "and `latency` workloads also measure the floors the targets refer to.",
+        "",
+    ]
+    for name, workload in WORKLOADS.items():
+        if not any(r["workload"] == name for r in doc["results"]):
+            continue
+        lines += [f"### {name}", "", workload.description[0].upper()
+                  + workload.description[1:] + ".", "", _workload_table(doc, name), ""]
+    lines += ["## Chart", ""]
+    lines.append(f"![items/s per workload]({chart_file})" if chart_file else chart_note)
+    lines.append("")
+    errors = [r for r in doc["results"] if r["error"]]
+    if errors:
+        lines += ["## Errors", ""]
+        lines += [
+            f"- {r['workload']}, {r['label']}{' on ' + r['loop'] if r['loop'] else ''}: "
+            f"{r['error']}"
+            for r in errors
+        ]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def chart(doc: Dict[str, Any], path: Path) -> None:
+    """Draw *doc* as horizontal bars, one panel per workload, into *path*.
+
+    Needs matplotlib (ImportError without it).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    names = [name for name in WORKLOADS if any(r["workload"] == name for r in doc["results"])]
+    columns = 2
+    rows = (len(names) + columns - 1) // columns
+    figure, axes = plt.subplots(rows, columns, figsize=(13, 3.4 * rows), squeeze=False)
+    colours = {"asyncio": "#4c72b0", "uvloop": "#dd8452", None: "#55a868"}
+    for axis, name in zip(axes.flat, names, strict=False):
+        workload = WORKLOADS[name]
+        results = [r for r in doc["results"] if r["workload"] == name and _ok(r)]
+        subjects = list(dict.fromkeys(r["subject"] for r in results))
+        loops = list(dict.fromkeys(r["loop"] for r in results))
+        height = 0.8 / max(len(loops), 1)
+        scale = 1e6 if workload.unit == "s" else 1.0
+        for index, loop in enumerate(loops):
+            ys: List[float] = []
+            medians: List[float] = []
+            low: List[float] = []
+            high: List[float] = []
+            tops: List[float] = []
+            for y, subject in enumerate(subjects):
+                found = [r for r in results if r["subject"] == subject and r["loop"] == loop]
+                if not found:
+                    continue
+                result = found[0]
+                ys.append(y + (index - (len(loops) - 1) / 2) * height)
+                medians.append(result["median"] * scale)
+                low.append((result["median"] - result["min"]) * scale)
+                high.append((result["max"] - result["median"]) * scale)
+                tops.append(result["max"] * scale)
+            axis.barh(ys, medians, height, xerr=[low, high], color=colours[loop],
+                      error_kw={"elinewidth": 1, "capsize": 2})
+            # The median's label goes past the whisker, where it stays legible.
+            for at, value, top in zip(ys, medians, tops, strict=True):
+                axis.text(top, at, f"  {_tick(value, workload.unit)}", va="center", fontsize=7)
+        labels = []
+        for subject in subjects:
+            label = _label(doc, subject)
+            per_item = any(r["per_item"] for r in results if r["subject"] == subject)
+            labels.append(label + (" (per item)" if per_item else ""))
+        axis.set_yticks(range(len(subjects)), labels, fontsize=8)
+        for tick, subject in zip(axis.get_yticklabels(), subjects, strict=True):
+            if subject == SUBJECT:
+                tick.set_fontweight("bold")
+        axis.invert_yaxis()
+        if workload.unit == "s":
+            axis.set_xlabel("median latency, µs (shorter is better)", fontsize=8)
+        else:
+            # Rates span two orders of magnitude within one workload.
+            axis.set_xscale("log")
+            axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: si(value)))
+            axis.xaxis.set_minor_formatter(NullFormatter())
+            axis.set_xlabel("items/s, log scale", fontsize=8)
+        axis.set_title(name, fontsize=10, loc="left")
+        axis.tick_params(axis="x", labelsize=7)
+        axis.margins(x=0.25)
+    spare = list(axes.flat)[len(names):]
+    for axis in spare:
+        axis.axis("off")
+    loops = list(dict.fromkeys(r["loop"] for r in doc["results"]))
+    handles = [Patch(color=colours[loop], label=loop or "no event loop") for loop in loops]
+    if spare:
+        spare[0].legend(handles=handles, loc="center", fontsize=10, title="event loop")
+    else:
+        figure.legend(handles=handles, loc="lower center", ncols=len(handles), fontsize=9)
+    machine = doc["machine"]
+    settings = doc["settings"]
+    figure.suptitle(
+        f"ringchan and peers: median of {settings['repeat']} runs, bars min–max; "
+        f"capacity {settings['capacity']}; {machine['implementation']} "
+        f"{machine['python']}, {machine['cpu']} × {machine['cpus']}",
+        fontsize=11,
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+
+def _tick(value: float, unit: str) -> str:
+    """A bar's label: items/s as 1.50M, a latency (drawn in µs) as 23.4µs."""
+    return f"{value:.3g}µs" if unit == "s" else si(value)

@@ -1,0 +1,152 @@
+"""What the benchmarks measure: a :class:`Subject` per channel, and ringchan's.
+
+A subject names a channel, the module it comes from and the :class:`Pipe`
+that plays the workloads' roles on it.  This module holds ringchan's two
+implementations; ``benchmarks/peers.py`` adds the other libraries.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from functools import partial
+from importlib import metadata
+from time import perf_counter
+from typing import Any, Callable, Dict, Optional, Type
+
+from ._errors import Closed
+from ._workloads import BenchError, Pipe, paired
+
+__all__ = ("IMPLEMENTATIONS", "RingchanPipe", "Subject")
+
+
+class RingchanPipe(Pipe):
+    """A ringchan channel: each producer sends through its own sender clone."""
+
+    native_batches = True
+
+    def __init__(self, module: Any, capacity: int, producers: int) -> None:
+        super().__init__(module, capacity, producers)
+        tx, self._rx = module.channel(capacity)
+        self._senders = [tx.clone() for _ in range(producers)]
+        # The clones hold the channel open; the original would keep it open forever.
+        tx.close()
+
+    async def send_async(self, producer: int, numbers: range) -> None:
+        tx = self._senders[producer]
+        with tx:
+            # Bound once so the loop times the channel, not the attribute lookup.
+            send = tx.send
+            for number in numbers:
+                await send(number)
+
+    def send_blocking(self, producer: int, numbers: range) -> None:
+        tx = self._senders[producer]
+        with tx:
+            send = tx.blocking_send
+            for number in numbers:
+                send(number)
+
+    async def recv_async(self) -> int:
+        count = 0
+        async for _ in self._rx:
+            count += 1
+        return count
+
+    def recv_blocking(self) -> int:
+        count = 0
+        for _ in self._rx:
+            count += 1
+        return count
+
+    async def send_batches(self, producer: int, numbers: range, size: int) -> None:
+        tx = self._senders[producer]
+        with tx:
+            send_many = tx.send_many
+            for first in range(0, len(numbers), size):
+                await send_many(numbers[first : first + size])
+
+    async def recv_batches(self, size: int) -> int:
+        recv_many = self._rx.recv_many
+        count = 0
+        while True:
+            try:
+                batch = await recv_many(size)
+            except Closed:
+                return count
+            count += len(batch)
+
+    def pair(self, numbers: range) -> int:
+        send = self._senders[0].try_send
+        recv = self._rx.try_recv
+        item = None
+        for number in numbers:
+            send(number)
+            item = recv()
+        return paired(item, numbers)
+
+    def send_stamp(self) -> None:
+        self._senders[0].blocking_send(perf_counter())
+
+    async def recv_stamp(self) -> float:
+        stamp: float = await self._rx.recv()
+        return stamp
+
+    def abort(self) -> None:
+        # Wakes every parked sender with Closed; a no-op after a clean end.
+        self._rx.close()
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A channel the benchmarks can measure."""
+
+    #: Its name on the command line.
+    key: str
+    #: Its name in tables and the report.
+    label: str
+    #: The module passed to :attr:`pipe`; importing it must succeed.
+    module: str
+    #: The roles it plays.
+    pipe: Type[Pipe]
+    #: The distribution whose version the report names; None for the stdlib.
+    distribution: Optional[str] = None
+
+    def load(self) -> Callable[[int, int], Pipe]:
+        """Import the module; return ``open(capacity, producers) -> Pipe``.
+
+        Raises ImportError when the module is not installed, and
+        :class:`BenchError` when it is but fails to import.
+        """
+        try:
+            module = importlib.import_module(self.module)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and self.module.startswith(exc.name):
+                raise
+            raise BenchError(f"cannot import {self.module}: {exc}") from exc
+        except Exception as exc:
+            raise BenchError(
+                f"cannot import {self.module} ({type(exc).__name__}: {exc})"
+            ) from exc
+        return partial(self.pipe, module)
+
+    def version(self) -> str:
+        """The installed version of :attr:`distribution`, or "stdlib"."""
+        if self.distribution is None:
+            return "stdlib"
+        try:
+            return metadata.version(self.distribution)
+        except metadata.PackageNotFoundError:
+            # Run from a source tree (PYTHONPATH=src): no metadata installed.
+            root = importlib.import_module(self.module.partition(".")[0])
+            return str(getattr(root, "__version__", "unknown"))
+
+
+#: ringchan's implementations, by ``--impl`` key, in table order.
+IMPLEMENTATIONS: Dict[str, Subject] = {
+    subject.key: subject
+    for subject in (
+        Subject("c", "ringchan C", "ringchan._channel_c", RingchanPipe, "ringchan"),
+        Subject("py", "ringchan pure", "ringchan._channel_py", RingchanPipe, "ringchan"),
+    )
+}

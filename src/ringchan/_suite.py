@@ -1,0 +1,255 @@
+"""Running the benchmarks: repeats, interleaving, timeouts, progress, results.
+
+:meth:`Suite.run` measures every :class:`Cell` (one workload on one subject
+and one event loop) the given number of times.  Within each repeat of a workload
+it goes through all its cells in turn, so that drift in the machine's speed
+(turbo, neighbours) falls on every subject alike.  A failed cell keeps its
+error and is not measured again; the others go on.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import gc
+import io
+import os
+import platform
+import statistics
+import sys
+from dataclasses import dataclass, field
+from functools import partial
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence
+
+from ._subjects import Subject
+from ._workloads import BenchError, LoopFactory, Pipe, Settings, Workload
+
+__all__ = (
+    "Cell",
+    "Progress",
+    "Suite",
+    "machine",
+    "measure",
+    "si",
+)
+
+#: How long past its own timeout a measurement may run before the watchdog
+#: dumps every thread's stack and ends the process: the last resort against a
+#: hang that no timeout inside the workload can reach.
+WATCHDOG_GRACE = 30.0
+
+
+@dataclass
+class Cell:
+    """Every run of one workload on one subject and one event loop."""
+
+    workload: Workload
+    subject: Subject
+    #: The event loop's name; None for a workload that runs no loop.
+    loop: Optional[str]
+    #: One figure per run: items/s, or seconds for a latency.
+    runs: List[float] = field(default_factory=list)
+    #: Why the cell stopped being measured, if it did.
+    error: Optional[str] = None
+
+    @property
+    def per_item(self) -> bool:
+        """True for a batch workload run item by item, for want of a batch API."""
+        return self.workload.batched and not self.subject.pipe.native_batches
+
+    @property
+    def median(self) -> float:
+        """The median run; only for a cell with runs."""
+        return statistics.median(self.runs)
+
+    def to_json(self) -> Dict[str, Any]:
+        """The cell as plain data: every run, the median and min-max, any error."""
+        return {
+            "workload": self.workload.name,
+            "subject": self.subject.key,
+            "label": self.subject.label,
+            "loop": self.loop,
+            "unit": self.workload.unit,
+            "per_item": self.per_item,
+            "runs": self.runs,
+            "median": self.median if self.runs else None,
+            "min": min(self.runs) if self.runs else None,
+            "max": max(self.runs) if self.runs else None,
+            "error": self.error,
+        }
+
+
+def measure(
+    workload: Workload,
+    opener: Callable[[int], Pipe],
+    new_loop: Optional[LoopFactory],
+    settings: Settings,
+) -> float:
+    """Run *workload* once on a fresh pipe; return its figure.
+
+    Raises :class:`BenchError` if an item is missing, a worker fails, or it
+    runs past ``settings.timeout``.
+    """
+    # Garbage left by the previous run must not be collected on this one's clock.
+    gc.collect()
+    watched = _watch(settings.timeout + WATCHDOG_GRACE)
+    try:
+        return workload.body(opener, settings, new_loop)
+    except BenchError:
+        raise
+    except Exception as exc:
+        raise BenchError(f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        if watched:
+            faulthandler.cancel_dump_traceback_later()
+
+
+def _watch(seconds: float) -> bool:
+    """Arm the watchdog if there is a real stderr for its report."""
+    stream = sys.__stderr__
+    if stream is None:
+        return False
+    try:
+        faulthandler.dump_traceback_later(seconds, exit=True, file=stream)
+    except (io.UnsupportedOperation, OSError, ValueError):
+        return False
+    return True
+
+
+class Progress:
+    """The line on stderr that tells which measurement is running.
+
+    On a terminal it is rewritten in place and erased at the end; elsewhere
+    (a log, a pipe) each measurement gets a line of its own.
+    """
+
+    def __init__(self, stream: IO[str], total: int) -> None:
+        self._stream = stream
+        self._total = total
+        self._done = 0
+        self._tty = stream.isatty()
+
+    def start(self, cell: Cell, attempt: int, repeat: int, measuring: bool = True) -> None:
+        """Announce the measurement of *cell* about to run (or counted as
+        skipped, not *measuring*, once the cell has failed)."""
+        self._done += 1
+        if not measuring:
+            return
+        where = f", {cell.loop}" if cell.loop else ""
+        text = (
+            f"[{self._done}/{self._total}] {cell.workload.name}: "
+            f"{cell.subject.label}{where}, run {attempt}/{repeat}"
+        )
+        if self._tty:
+            self._stream.write(f"\r\x1b[K{text}")
+        else:
+            self._stream.write(f"{text}\n")
+        self._stream.flush()
+
+    def finish(self) -> None:
+        """Erase the line on a terminal, so that it leaves nothing behind."""
+        if self._tty:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+
+
+class Suite:
+    """The cells to measure: each workload on each subject that can run it,
+    on each event loop asked for (once for a workload that runs none)."""
+
+    def __init__(
+        self,
+        workloads: Sequence[Workload],
+        subjects: Sequence[Subject],
+        loops: Dict[str, LoopFactory],
+        settings: Settings,
+        repeat: int,
+    ) -> None:
+        self.settings = settings
+        self.repeat = repeat
+        self.subjects = list(subjects)
+        self._loops = loops
+        self._openers = {subject.key: subject.load() for subject in subjects}
+        self.rows: List[List[Cell]] = [
+            [
+                Cell(workload, subject, loop)
+                for loop in (loops if workload.uses_loop else [None])
+                for subject in subjects
+                if workload.supports(subject.pipe)
+            ]
+            for workload in workloads
+        ]
+
+    @property
+    def cells(self) -> List[Cell]:
+        """Every cell, workload by workload."""
+        return [cell for row in self.rows for cell in row]
+
+    def run(self, progress: Optional[Progress] = None) -> Iterator[List[Cell]]:
+        """Measure each workload's cells, yielding them as each workload ends."""
+        settings = self.settings
+        for row in self.rows:
+            for attempt in range(1, self.repeat + 1):
+                for cell in row:
+                    if progress is not None:
+                        progress.start(cell, attempt, self.repeat, cell.error is None)
+                    if cell.error is not None:
+                        continue
+                    new_loop = None if cell.loop is None else self._loops[cell.loop]
+                    opener = partial(self._openers[cell.subject.key], settings.capacity)
+                    try:
+                        figure = measure(cell.workload, opener, new_loop, settings)
+                    except BenchError as exc:
+                        cell.error = f"run {attempt} of {self.repeat}: {exc}"
+                    else:
+                        cell.runs.append(figure)
+            yield row
+        if progress is not None:
+            progress.finish()
+
+    def total(self) -> int:
+        """How many measurements :meth:`run` makes, failures aside."""
+        return len(self.cells) * self.repeat
+
+
+def _cpu() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if key.strip() in ("model name", "Model", "Hardware") and value.strip():
+                    return value.strip()
+    except OSError:
+        pass
+    return cpu
+
+
+def machine() -> Dict[str, Any]:
+    """The Python, platform and CPU the figures come from."""
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpu": _cpu(),
+        "cpus": os.cpu_count(),
+    }
+
+
+def si(figure: float, unit: str = "items/s") -> str:
+    """*figure* to three significant digits: 1.91M, 149k, or 23.4µs for seconds."""
+    if unit == "s":
+        return f"{_si(figure * 1e6)}µs"
+    return _si(figure)
+
+
+def _si(rate: float) -> str:
+    # Rounded before the suffix is chosen, so 999_999 reads 1.00M, not 1000k.
+    rate = float(f"{rate:.3g}")
+    scale, suffix = next(
+        ((scale, suffix) for scale, suffix in ((1e6, "M"), (1e3, "k")) if rate >= scale),
+        (1.0, ""),
+    )
+    value = rate / scale
+    # Fixed decimals rather than "g", which drops zeros: 1.80M, not 1.8M.
+    decimals = 2 if value < 10 else 1 if value < 100 else 0
+    return f"{value:.{decimals}f}{suffix}"

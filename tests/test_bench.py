@@ -1,0 +1,219 @@
+"""Smoke runs of the benchmarks on a tiny N, so that they cannot rot.
+
+``python -m ringchan bench`` and ``benchmarks/compare.py`` run in
+subprocesses, as users run them; their output's structure is checked, never
+a speed.  In-process runs check that a measurement which lost an item, or
+whose worker hangs or fails, is reported as an error and not as a figure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+
+import ringchan._channel_py as _channel_py
+from ringchan._subjects import RingchanPipe, Subject
+from ringchan._suite import Suite
+from ringchan._workloads import WORKLOADS, Settings, loop_factory
+
+NO_EXTENSIONS = bool(os.environ.get("RINGCHAN_NO_EXTENSIONS"))
+SRC = Path(_channel_py.__file__).resolve().parents[1]
+COMPARE = Path(__file__).resolve().parents[1] / "benchmarks" / "compare.py"
+HAS_UVLOOP = importlib.util.find_spec("uvloop") is not None
+
+#: Bound on one benchmark subprocess.
+WAIT = 45.0
+
+#: Options that make a whole run take about a second.
+TINY = ["--items", "2000", "--repeat", "1", "--samples", "10", "--timeout", "20"]
+
+IMPLS = ["py"] if NO_EXTENSIONS else ["c", "py"]
+
+
+def _run(args: List[str]) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH")) if p)
+    return subprocess.run(
+        [sys.executable, *args], env=env, capture_output=True, text=True, timeout=WAIT
+    )
+
+
+def _check_results(doc: Dict[str, Any], subjects: List[str], loops: List[str]) -> None:
+    """Every workload on every subject and loop, each with one verified run."""
+    found = {(r["workload"], r["subject"], r["loop"]): r for r in doc["results"]}
+    for name, workload in WORKLOADS.items():
+        for loop in loops if workload.uses_loop else [None]:
+            for subject in subjects:
+                result = found[(name, subject, loop)]
+                assert result["error"] is None, result
+                assert len(result["runs"]) == 1
+                assert result["min"] <= result["median"] <= result["max"]
+                assert result["median"] > 0
+                assert result["unit"] == workload.unit
+
+
+def test_bench_prints_a_row_per_workload():
+    proc = _run(["-m", "ringchan", "bench", *TINY, "--impl", "both" if not NO_EXTENSIONS else "py"])
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("Python ")
+    assert lines[1].startswith("CPU: ")
+    rows = [line.split()[0] for line in lines if line.split()]
+    for name in WORKLOADS:
+        assert name in rows, proc.stdout
+    assert "error" not in proc.stdout
+    # The progress line goes to stderr, one line per measurement off a terminal.
+    progress = proc.stderr.splitlines()
+    assert len(progress) == len(WORKLOADS) * len(IMPLS)
+    assert progress[-1].startswith(f"[{len(progress)}/{len(progress)}] latency: ")
+
+
+def test_bench_json_holds_every_run_and_nothing_else():
+    loops = ["asyncio", "uvloop"] if HAS_UVLOOP else ["asyncio"]
+    loop_args = [arg for loop in loops for arg in ("--loop", loop)]
+    impl = "py" if NO_EXTENSIONS else "both"
+    proc = _run(["-m", "ringchan", "bench", *TINY, "--json", "--impl", impl, *loop_args])
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)  # progress went to stderr, not into the JSON
+    assert proc.stderr
+    assert doc["command"].startswith("python -m ringchan bench --items 2000")
+    assert doc["settings"]["items"] == 2000
+    assert doc["settings"]["loops"] == loops
+    assert doc["machine"]["python"] == ".".join(map(str, sys.version_info[:3]))
+    assert "ringchan" in doc["versions"]
+    _check_results(doc, IMPLS, loops)
+
+
+def test_bench_measures_only_the_workloads_named():
+    proc = _run(["-m", "ringchan", "bench", *TINY, "--json", "--impl", "py",
+                 "--workload", "pair", "--workload", "batches"])
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [r["workload"] for r in doc["results"]] == ["batches", "pair"]
+
+
+@pytest.mark.skipif(NO_EXTENSIONS, reason="the comparison always measures the C channel")
+def test_compare_writes_the_report(tmp_path):
+    proc = _run([str(COMPARE), *TINY, "--out", str(tmp_path)])
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    loops = ["asyncio", "uvloop"] if HAS_UVLOOP else ["asyncio"]
+    _check_results(doc, ["c", "py"], loops)
+    subjects = {r["subject"] for r in doc["results"]}
+    assert {"asyncio-queue", "queue-queue", "deque", "call-soon"} <= subjects
+    report = (tmp_path / "REPORT.md").read_text(encoding="utf-8")
+    assert f"`{doc['command']}`" in report
+    assert "## Targets" in report
+    for name in WORKLOADS:
+        assert f"### {name}\n" in report
+    for key, label in [("janus", "janus"), ("culsans", "culsans"),
+                       ("aiochannel", "aiochannel"), ("anyio", "anyio streams")]:
+        if importlib.util.find_spec(key) is not None:
+            assert key in subjects
+            assert label not in doc["missing"]
+        else:
+            # Without the bench extra the report still runs, and says what it lacks.
+            assert key not in subjects
+            assert doc["missing"][label] == "not installed; pip install .[bench]"
+            assert f"{label} (not installed; pip install .[bench])" in report
+    chart = tmp_path / "chart.png"
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert chart.read_bytes().startswith(b"\x89PNG")
+        assert "](chart.png)" in report
+    else:
+        assert not chart.exists()
+        assert "No chart: matplotlib is not installed" in report
+
+
+class LossyPipe(RingchanPipe):
+    """Loses the first item of every producer's share."""
+
+    async def send_async(self, producer: int, numbers: range) -> None:
+        await super().send_async(producer, numbers[1:])
+
+    def send_blocking(self, producer: int, numbers: range) -> None:
+        super().send_blocking(producer, numbers[1:])
+
+    async def send_batches(self, producer: int, numbers: range, size: int) -> None:
+        await super().send_batches(producer, numbers[1:], size)
+
+    def pair(self, numbers: range) -> int:
+        return super().pair(numbers[1:])
+
+
+class HungPipe(RingchanPipe):
+    """A consumer that never returns, until the measurement aborts it."""
+
+    def __init__(self, module: Any, capacity: int, producers: int) -> None:
+        super().__init__(module, capacity, producers)
+        self._released = threading.Event()
+
+    async def recv_async(self) -> int:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    def recv_blocking(self) -> int:
+        self._released.wait()
+        return 0
+
+    def abort(self) -> None:
+        super().abort()
+        self._released.set()
+
+
+class FailingPipe(RingchanPipe):
+    """A producer that raises before sending anything."""
+
+    async def send_async(self, producer: int, numbers: range) -> None:
+        raise ValueError("no sending today")
+
+    def send_blocking(self, producer: int, numbers: range) -> None:
+        raise ValueError("no sending today")
+
+
+def _errors(chan_module: Any, pipe: type, names: List[str], timeout: float) -> Dict[str, str]:
+    subject = Subject("x", "x", chan_module.__name__, pipe)
+    settings = Settings(items=500, capacity=64, batch=16, samples=5, timeout=timeout)
+    suite = Suite(
+        [WORKLOADS[name] for name in names],
+        [subject],
+        {"asyncio": loop_factory("asyncio")},
+        settings,
+        repeat=2,
+    )
+    for _ in suite.run():
+        pass
+    for cell in suite.cells:
+        assert cell.runs == [], cell  # a failed cell is not measured again
+    return {cell.workload.name: str(cell.error) for cell in suite.cells}
+
+
+def test_a_lost_item_is_an_error_not_a_figure(chan_module):
+    names = [name for name in WORKLOADS if name != "latency"]
+    errors = _errors(chan_module, LossyPipe, names, timeout=10.0)
+    assert errors["4-threads-to-asyncio"] == (
+        "run 1 of 2: the consumer received 496 items, not 500"
+    )
+    for name in names:
+        assert "items, not 500" in errors[name], name
+
+
+def test_a_hung_consumer_times_out(chan_module):
+    errors = _errors(chan_module, HungPipe, ["same-loop", "thread-to-thread"], timeout=0.2)
+    assert "the consumer task did not finish within 0.2 s" in errors["same-loop"]
+    assert "hung: consumer" in errors["thread-to-thread"]
+
+
+def test_a_failing_producer_is_reported(chan_module):
+    errors = _errors(chan_module, FailingPipe, ["same-loop", "thread-to-asyncio"], timeout=10.0)
+    assert "ValueError('no sending today')" in errors["same-loop"]
+    assert "ValueError('no sending today')" in errors["thread-to-asyncio"]
