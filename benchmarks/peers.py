@@ -18,7 +18,7 @@ from time import perf_counter
 from typing import Any, Dict, List
 
 from ringchan._subjects import Subject
-from ringchan._workloads import BenchError, Pipe, paired
+from ringchan._workloads import BenchError, Items, Pipe, paired
 
 __all__ = ("BASELINES", "PEERS")
 
@@ -36,7 +36,7 @@ class AsyncioQueuePipe(Pipe):
         super().__init__(module, capacity, producers)
         self._queue = module.Queue(capacity)
 
-    async def send_async(self, producer: int, numbers: range) -> None:
+    async def send_async(self, producer: int, numbers: Items) -> None:
         put = self._queue.put
         for number in numbers:
             await put(number)
@@ -53,7 +53,7 @@ class AsyncioQueuePipe(Pipe):
             else:
                 count += 1
 
-    def pair(self, numbers: range) -> int:
+    def pair(self, numbers: Items) -> int:
         put, get = self._queue.put_nowait, self._queue.get_nowait
         item = None
         for number in numbers:
@@ -69,7 +69,7 @@ class ThreadQueuePipe(Pipe):
         super().__init__(module, capacity, producers)
         self._queue = module.Queue(capacity)
 
-    def send_blocking(self, producer: int, numbers: range) -> None:
+    def send_blocking(self, producer: int, numbers: Items) -> None:
         put = self._queue.put
         for number in numbers:
             put(number)
@@ -86,7 +86,7 @@ class ThreadQueuePipe(Pipe):
             else:
                 count += 1
 
-    def pair(self, numbers: range) -> int:
+    def pair(self, numbers: Items) -> int:
         put, get = self._queue.put_nowait, self._queue.get_nowait
         item = None
         for number in numbers:
@@ -115,13 +115,13 @@ class MixedQueuePipe(Pipe):
         super().__init__(module, capacity, producers)
         self._queue = module.Queue(capacity)
 
-    async def send_async(self, producer: int, numbers: range) -> None:
+    async def send_async(self, producer: int, numbers: Items) -> None:
         put = self._queue.async_q.put
         for number in numbers:
             await put(number)
         await put(_END)
 
-    def send_blocking(self, producer: int, numbers: range) -> None:
+    def send_blocking(self, producer: int, numbers: Items) -> None:
         put = self._queue.sync_q.put
         for number in numbers:
             put(number)
@@ -149,7 +149,7 @@ class MixedQueuePipe(Pipe):
             else:
                 count += 1
 
-    def pair(self, numbers: range) -> int:
+    def pair(self, numbers: Items) -> int:
         put, get = self._queue.sync_q.put_nowait, self._queue.sync_q.get_nowait
         item = None
         for number in numbers:
@@ -176,7 +176,7 @@ class AiochannelPipe(Pipe):
         self._channel = module.Channel(capacity)
         self._open = producers
 
-    async def send_async(self, producer: int, numbers: range) -> None:
+    async def send_async(self, producer: int, numbers: Items) -> None:
         put = self._channel.put
         for number in numbers:
             await put(number)
@@ -190,7 +190,7 @@ class AiochannelPipe(Pipe):
             count += 1
         return count
 
-    def pair(self, numbers: range) -> int:
+    def pair(self, numbers: Items) -> int:
         put, get = self._channel.put_nowait, self._channel.get_nowait
         item = None
         for number in numbers:
@@ -211,7 +211,7 @@ class AnyioStreamPipe(Pipe):
         self._senders = [send.clone() for _ in range(producers)]
         send.close()
 
-    async def send_async(self, producer: int, numbers: range) -> None:
+    async def send_async(self, producer: int, numbers: Items) -> None:
         with self._senders[producer] as stream:
             send = stream.send
             for number in numbers:
@@ -223,7 +223,7 @@ class AnyioStreamPipe(Pipe):
             count += 1
         return count
 
-    def pair(self, numbers: range) -> int:
+    def pair(self, numbers: Items) -> int:
         send, receive = self._senders[0].send_nowait, self._receive.receive_nowait
         item = None
         for number in numbers:
@@ -243,7 +243,7 @@ class DequePipe(Pipe):
         super().__init__(module, capacity, producers)
         self._deque = module.deque()
 
-    def pair(self, numbers: range) -> int:
+    def pair(self, numbers: Items) -> int:
         append, popleft = self._deque.append, self._deque.popleft
         item = None
         for number in numbers:

@@ -1,6 +1,6 @@
-/* Whether the calling thread runs an asyncio event loop, asked on every
- * blocking call so that one made from a coroutine fails instead of freezing
- * its loop.
+/* The asyncio event loop running in the calling thread: asked on every
+ * blocking call, so that one made from a coroutine fails instead of freezing
+ * its loop, and whenever a task parks.
  *
  * asyncio._get_running_loop is a METH_NOARGS builtin of the _asyncio
  * accelerator: calling its C function directly skips the generic call
@@ -29,18 +29,22 @@ rcpy_set_running_loop_getter(PyObject *getter)
     }
 }
 
+/* The event loop running in this thread (a new reference), or None. */
+static inline PyObject *
+rcpy_running_loop(void)
+{
+    if (rcpy_running_loop_fn != NULL) {
+        return rcpy_running_loop_fn(rcpy_running_loop_self, NULL);
+    }
+    return PyObject_CallNoArgs(rcpy_running_loop_getter);
+}
+
 /* 1 when an event loop runs in this thread, 0 when none does, -1 on error. */
 static inline int
 rcpy_loop_running(void)
 {
-    PyObject *loop;
+    PyObject *loop = rcpy_running_loop();
     int running;
-    if (rcpy_running_loop_fn != NULL) {
-        loop = rcpy_running_loop_fn(rcpy_running_loop_self, NULL);
-    }
-    else {
-        loop = PyObject_CallNoArgs(rcpy_running_loop_getter);
-    }
     if (loop == NULL) {
         return -1;
     }

@@ -62,6 +62,7 @@ cdef extern from "pythread.h":
 
 cdef extern from "ringchan/pyloop.h":
     void rcpy_set_running_loop_getter(object getter)
+    object rcpy_running_loop()
     int rcpy_loop_running() except -1
 
 
@@ -72,6 +73,14 @@ cdef object _NOTHING = object()
 def _resolve(fut):
     if not fut.done():
         fut.set_result(None)
+
+
+cdef object _running_loop():
+    """asyncio.get_running_loop(), without its module and attribute lookups."""
+    loop = rcpy_running_loop()
+    if loop is None:
+        raise RuntimeError("no running event loop")
+    return loop
 
 
 @cython.final
@@ -113,7 +122,9 @@ cdef int _wake(_Waiter waiter) except -1:
         return 0
     try:
         if waiter.thread == PyThread_get_thread_ident():
-            _resolve(waiter.fut)
+            fut = waiter.fut
+            if not fut.done():
+                fut.set_result(None)
         else:
             waiter.loop.call_soon_threadsafe(_resolve, waiter.fut)
     except RuntimeError:
@@ -387,7 +398,7 @@ cdef class _Op:
         try:
             result = self.attempt()
             if result is _NOTHING:
-                waiter = _loop_waiter(asyncio.get_running_loop())
+                waiter = _loop_waiter(_running_loop())
                 result = self.attempt()
                 if result is _NOTHING:
                     self.register(waiter)
@@ -724,7 +735,7 @@ cdef class Sender(_Handle):
             raise Closed(_messages.WAIT_CLOSED_CLOSED)
         if core.rx_closed:
             return
-        waiter = _loop_waiter(asyncio.get_running_loop())
+        waiter = _loop_waiter(_running_loop())
         if core.rx_closed:
             return
         core.closed_waiters.append(waiter)

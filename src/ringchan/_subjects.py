@@ -15,7 +15,7 @@ from time import perf_counter
 from typing import Any, Callable, Dict, Optional, Type
 
 from ._errors import Closed
-from ._workloads import BenchError, Pipe, paired
+from ._workloads import BenchError, Items, Pipe, paired
 
 __all__ = ("IMPLEMENTATIONS", "RingchanPipe", "Subject")
 
@@ -32,7 +32,7 @@ class RingchanPipe(Pipe):
         # The clones hold the channel open; the original would keep it open forever.
         tx.close()
 
-    async def send_async(self, producer: int, numbers: range) -> None:
+    async def send_async(self, producer: int, numbers: Items) -> None:
         tx = self._senders[producer]
         with tx:
             # Bound once so the loop times the channel, not the attribute lookup.
@@ -40,7 +40,7 @@ class RingchanPipe(Pipe):
             for number in numbers:
                 await send(number)
 
-    def send_blocking(self, producer: int, numbers: range) -> None:
+    def send_blocking(self, producer: int, numbers: Items) -> None:
         tx = self._senders[producer]
         with tx:
             send = tx.blocking_send
@@ -59,7 +59,7 @@ class RingchanPipe(Pipe):
             count += 1
         return count
 
-    async def send_batches(self, producer: int, numbers: range, size: int) -> None:
+    async def send_batches(self, producer: int, numbers: Items, size: int) -> None:
         tx = self._senders[producer]
         with tx:
             send_many = tx.send_many
@@ -76,7 +76,7 @@ class RingchanPipe(Pipe):
                 return count
             count += len(batch)
 
-    def pair(self, numbers: range) -> int:
+    def pair(self, numbers: Items) -> int:
         send = self._senders[0].try_send
         recv = self._rx.try_recv
         item = None

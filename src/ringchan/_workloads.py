@@ -37,6 +37,7 @@ __all__ = (
     "LOOPS",
     "WORKLOADS",
     "BenchError",
+    "Items",
     "LoopFactory",
     "Pipe",
     "PipeOpener",
@@ -47,6 +48,10 @@ __all__ = (
 )
 
 _T = TypeVar("_T")
+
+#: What a producer sends: ints from a list built before the clock starts, so
+#: that every channel is timed moving the same objects, not creating them.
+Items = Sequence[int]
 
 #: Creates a fresh event loop for one measurement.
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
@@ -102,11 +107,11 @@ class Pipe:
         """Whether this kind of pipe overrides *role*, one of its methods."""
         return getattr(cls, role) is not getattr(Pipe, role)
 
-    async def send_async(self, producer: int, numbers: range) -> None:
+    async def send_async(self, producer: int, numbers: Items) -> None:
         """From a task: send every number, waiting for room, then end."""
         raise NotImplementedError
 
-    def send_blocking(self, producer: int, numbers: range) -> None:
+    def send_blocking(self, producer: int, numbers: Items) -> None:
         """From a plain thread: send every number, waiting for room, then end."""
         raise NotImplementedError
 
@@ -118,7 +123,7 @@ class Pipe:
         """From a plain thread: receive until every producer has ended; the count."""
         raise NotImplementedError
 
-    async def send_batches(self, producer: int, numbers: range, size: int) -> None:
+    async def send_batches(self, producer: int, numbers: Items, size: int) -> None:
         """From a task: send the numbers *size* at a time, then end."""
         await self.send_async(producer, numbers)
 
@@ -126,7 +131,7 @@ class Pipe:
         """From a task: receive up to *size* at a time until the end; the count."""
         return await self.recv_async()
 
-    def pair(self, numbers: range) -> int:
+    def pair(self, numbers: Items) -> int:
         """In this thread, send each number and receive it back at once,
         without waiting; the count received."""
         raise NotImplementedError
@@ -224,15 +229,21 @@ def _join(workers: Sequence[_Worker], deadline: float, timeout: float) -> None:
         raise BenchError(f"still running {timeout:g} s after the start, hung: {hung}")
 
 
-def _spans(items: int, count: int) -> List[range]:
-    """Split ``range(items)`` into *count* contiguous parts of near-equal size."""
-    return [range(i * items // count, (i + 1) * items // count) for i in range(count)]
+def _items(count: int) -> List[int]:
+    """The *count* items of one measurement, built before its clock starts."""
+    return list(range(count))
+
+
+def _spans(items: int, count: int) -> List[Items]:
+    """Split *items* items into *count* contiguous parts of near-equal size."""
+    numbers = _items(items)
+    return [numbers[i * items // count : (i + 1) * items // count] for i in range(count)]
 
 
 def _start_producers(
-    role: Callable[[int, range], Any], items: int, count: int, on_error: Callable[[], Any]
+    role: Callable[[int, Items], Any], items: int, count: int, on_error: Callable[[], Any]
 ) -> List[_Worker]:
-    """Start *count* threads playing *role*, sharing ``range(items)``."""
+    """Start *count* threads playing *role*, sharing *items* items."""
     return [
         _start(f"producer {index}", partial(role, index, numbers), on_error)
         for index, numbers in enumerate(_spans(items, count))
@@ -274,7 +285,7 @@ async def _consume(
         raise BenchError(f"the consumer task raised {exc!r}") from exc
 
 
-def paired(item: Any, numbers: range) -> int:
+def paired(item: Any, numbers: Items) -> int:
     """The count a :meth:`Pipe.pair` loop received, its last *item* checked.
 
     Each receive in such a loop returns an item or raises, so a loop that
@@ -322,7 +333,7 @@ def _same_loop(
 ) -> float:
     async def main() -> float:
         pipe = opener(1)
-        numbers = range(settings.items)
+        numbers = _items(settings.items)
         try:
             start = perf_counter()
             if batches:
@@ -385,8 +396,9 @@ def _thread_to_thread(
 
 def _pair(opener: PipeOpener, settings: Settings, new_loop: Optional[LoopFactory]) -> float:
     pipe = opener(1)
+    numbers = _items(settings.items)
     start = perf_counter()
-    received = pipe.pair(range(settings.items))
+    received = pipe.pair(numbers)
     return _rate(received, settings.items, perf_counter() - start)
 
 
