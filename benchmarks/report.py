@@ -112,8 +112,12 @@ def _workload_loops(doc: Dict[str, Any], workload: str) -> List[Optional[str]]:
 def target_rows(doc: Dict[str, Any]) -> List[List[str]]:
     """One row per target and event loop: what, loop, measured, bound, verdict."""
     cells = _cells(doc)
+    run_workloads = {result["workload"] for result in doc["results"]}
     rows = []
     for target in TARGETS:
+        if not {target.workload, target.other_workload} <= run_workloads:
+            # A run limited to other workloads (--workload) says nothing here.
+            continue
         for loop in _workload_loops(doc, target.workload):
             other_loop = loop if WORKLOADS[target.other_workload].uses_loop else None
             mine = cells.get((target.workload, SUBJECT, loop))

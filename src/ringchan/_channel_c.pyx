@@ -492,6 +492,7 @@ cdef class _Handle:
 
     __class_getitem__ = classmethod(GenericAlias)
 
+    @cython.final
     cdef _Op new_op(self, _OpKind kind):
         """An awaitable of *kind* for this handle: the spare one when nobody
         else holds it any more, else a new one."""
@@ -554,6 +555,7 @@ cdef class Sender(_Handle):
         """True when sends through this handle fail: it or the receiver is closed."""
         return self.closed or self.core.rx_closed
 
+    @cython.final
     cdef str refusal(self):
         """Why a send must fail now, or None."""
         if self.closed:
@@ -562,6 +564,7 @@ cdef class Sender(_Handle):
             return _messages.RECEIVER_CLOSED
         return None
 
+    @cython.final
     cdef bint push_one(self, object item) except -1:
         """Enqueue item if there is room; raise Closed if sends must fail."""
         cdef _Core core = self.core
@@ -576,6 +579,7 @@ cdef class Sender(_Handle):
         core.wake_rx()
         return True
 
+    @cython.final
     cdef Py_ssize_t push_many(self, list items, Py_ssize_t start, bint single=False) except -1:
         """Enqueue items[start:] while there is room; return how many went in.
 
@@ -590,6 +594,7 @@ cdef class Sender(_Handle):
             core.wake_rx()
         return pushed
 
+    @cython.final
     cdef int park(self, _Waiter waiter, bint parked_before) except -1:
         cdef _Core core = self.core
         if parked_before:
@@ -600,6 +605,7 @@ cdef class Sender(_Handle):
         core.tx_parked += 1
         return 0
 
+    @cython.final
     cdef int abandon(self, _Waiter waiter) except -1:
         """Unpark waiter; if it was already woken, pass the wake-up on."""
         cdef _Core core = self.core
@@ -679,6 +685,7 @@ cdef class Sender(_Handle):
         op.item = as_list
         return op
 
+    @cython.binding(False)
     def blocking_send(self, item, timeout=None):
         """Enqueue *item* from a plain thread, waiting while the channel is full.
 
@@ -690,6 +697,7 @@ cdef class Sender(_Handle):
         if not self.push_one(item):
             self.blocking_send_all([item], True, deadline)
 
+    @cython.binding(False)
     def blocking_send_many(self, items, timeout=None):
         """Enqueue every item of *items* in order from a plain thread.
 
@@ -700,6 +708,7 @@ cdef class Sender(_Handle):
         cdef double deadline = -1.0 if timeout is None else _deadline(timeout)
         self.blocking_send_all(list(items), False, deadline)
 
+    @cython.final
     cdef int blocking_send_all(self, list items, bint single, double deadline) except -1:
         cdef Py_ssize_t sent = 0
         cdef Py_ssize_t total = len(items)
@@ -766,9 +775,11 @@ cdef class Receiver(_Handle):
     def __del__(self):
         self.core.close_rx(True)
 
+    @cython.final
     cdef object busy(self):
         return RuntimeError(_messages.BUSY)
 
+    @cython.final
     cdef object take(self, _OpKind mode, Py_ssize_t max_items):
         """The next item (or list of items), or _NOTHING; raises at the end."""
         cdef _Core core = self.core
@@ -810,6 +821,7 @@ cdef class Receiver(_Handle):
         items = self.take(RECV_MANY, _max_items(max_items))
         return [] if items is _NOTHING else items
 
+    @cython.final
     cdef _Op awaitable(self, _OpKind kind, Py_ssize_t max_items):
         cdef _Op op = self.new_op(kind)
         op.rx = self
@@ -834,6 +846,7 @@ cdef class Receiver(_Handle):
     def __anext__(self):
         return self.awaitable(RECV_NEXT, 1)
 
+    @cython.binding(False)
     def blocking_recv(self, timeout=None):
         """Return the next item from a plain thread, waiting with the GIL released.
 
@@ -844,6 +857,7 @@ cdef class Receiver(_Handle):
         cdef double deadline = -1.0 if timeout is None else _deadline(timeout)
         return self.blocking_take(RECV_ONE, 1, deadline)
 
+    @cython.binding(False)
     def blocking_recv_many(self, max_items, timeout=None):
         """Return 1..*max_items* items from a plain thread, waiting for the first."""
         _check_not_in_loop("blocking_recv_many()", "'await recv_many()'")
@@ -851,6 +865,7 @@ cdef class Receiver(_Handle):
         cdef double deadline = -1.0 if timeout is None else _deadline(timeout)
         return self.blocking_take(RECV_MANY, count, deadline)
 
+    @cython.final
     cdef object blocking_take(self, _OpKind mode, Py_ssize_t max_items, double deadline):
         cdef _Core core = self.core
         cdef _Waiter waiter
