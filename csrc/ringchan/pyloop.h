@@ -16,6 +16,15 @@ static PyObject *rcpy_running_loop_getter = NULL;
 static PyCFunction rcpy_running_loop_fn = NULL;
 static PyObject *rcpy_running_loop_self = NULL;
 
+#if PY_VERSION_HEX < 0x030D0000
+/* Up to 3.12, the accelerator keeps each thread's running loop under this
+   key of the thread-state dict, from the first time a loop runs in the
+   thread on: a thread whose dict lacks the key has never run one.  Blocking
+   calls come from such threads, so they are answered without the call. */
+#define RCPY_LOOP_KEY "__asyncio_running_event_loop__"
+static PyObject *rcpy_loop_key = NULL;
+#endif
+
 /* getter: asyncio._get_running_loop; a reference is kept for good. */
 static inline void
 rcpy_set_running_loop_getter(PyObject *getter)
@@ -26,6 +35,13 @@ rcpy_set_running_loop_getter(PyObject *getter)
         && (PyCFunction_GET_FLAGS(getter) & ~METH_COEXIST) == METH_NOARGS) {
         rcpy_running_loop_fn = PyCFunction_GET_FUNCTION(getter);
         rcpy_running_loop_self = PyCFunction_GET_SELF(getter);
+#if PY_VERSION_HEX < 0x030D0000
+        /* Without the key, the question is only ever asked of asyncio. */
+        rcpy_loop_key = PyUnicode_InternFromString(RCPY_LOOP_KEY);
+        if (rcpy_loop_key == NULL) {
+            PyErr_Clear();
+        }
+#endif
     }
 }
 
@@ -43,8 +59,20 @@ rcpy_running_loop(void)
 static inline int
 rcpy_loop_running(void)
 {
-    PyObject *loop = rcpy_running_loop();
+    PyObject *loop;
     int running;
+#if PY_VERSION_HEX < 0x030D0000
+    if (rcpy_loop_key != NULL) {
+        PyObject *dict = PyThreadState_GetDict();
+        if (dict == NULL) {
+            return 0;
+        }
+        if (PyDict_GetItemWithError(dict, rcpy_loop_key) == NULL) {
+            return PyErr_Occurred() ? -1 : 0;
+        }
+    }
+#endif
+    loop = rcpy_running_loop();
     if (loop == NULL) {
         return -1;
     }
