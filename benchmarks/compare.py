@@ -23,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+import heap
 import report
 from peers import BASELINES, PEERS
 
@@ -70,6 +71,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="directory for the report (default: the results/ directory beside "
         "this script)",
+    )
+    parser.add_argument(
+        "--heap-items",
+        type=int,
+        default=10_000_000,
+        metavar="N",
+        help="items per heap check of the C channel, traced by tracemalloc; "
+        "0 skips the checks (default: %(default)s)",
     )
     add_options(parser, repeat=5, loops=["asyncio", "uvloop"])
     return parser
@@ -134,6 +143,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for _ in suite.run(Progress(sys.stderr, suite.total())):
         pass
     doc = document(suite, command_line(f"python {PROG}", argv), list(loops))
+    if args.heap_items > 0:
+        print(f"heap checks: {args.heap_items:,} items each, traced", file=sys.stderr)
+        doc["heap"] = heap.check(args.heap_items)
     doc["missing"] = missing
     doc["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 

@@ -131,7 +131,25 @@ def target_rows(doc: Dict[str, Any]) -> List[List[str]]:
                 measured = f"{value:.2f}x"
                 verdict = "**met**" if target.met(value) else "**not met**"
             rows.append([target.text, loop or "–", measured, target.bound(), verdict])
+    for check in doc.get("heap", ()):
+        rows.append([
+            f"no per-item heap allocation: tracemalloc peak over {check['items']:,} "
+            f"items, {check['check']}",
+            "asyncio",
+            _bytes(check["peak"]),
+            f"≤ {_bytes(HEAP_BOUND)}",
+            "**met**" if check["peak"] <= HEAP_BOUND else "**not met**",
+        ])
     return rows
+
+
+#: The heap target's bound: one kept allocation per item would be 100 times
+#: this over a million items, so a peak under it is flat memory.
+HEAP_BOUND = 64 * 1024
+
+
+def _bytes(count: int) -> str:
+    return f"{count / 1024:.1f} KiB" if abs(count) >= 1024 else f"{count} B"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Collection[int]) -> str:
@@ -240,6 +258,22 @@ def markdown(doc: Dict[str, Any], chart_file: Optional[str], chart_note: str,
             continue
         lines += [f"### {name}", "", workload.description[0].upper()
                   + workload.description[1:] + ".", "", _workload_table(doc, name), ""]
+    if doc.get("heap"):
+        lines += [
+            "## Heap",
+            "",
+            "ringchan C with tracemalloc on: how far the traced memory grew by the end "
+            "(growth) and rose at its highest (peak) above its level after a warm-up "
+            "of 10,000 items (`benchmarks/heap.py`).",
+            "",
+            _table(
+                ["workload", "items", "growth", "peak"],
+                [[c["check"], f"{c['items']:,}", _bytes(c["growth"]), _bytes(c["peak"])]
+                 for c in doc["heap"]],
+                {1, 2, 3},
+            ),
+            "",
+        ]
     lines += ["## Chart", ""]
     lines.append(f"![items/s per workload]({chart_file})" if chart_file else chart_note)
     lines.append("")

@@ -103,9 +103,11 @@ def test_bench_measures_only_the_workloads_named():
 
 @pytest.mark.skipif(NO_EXTENSIONS, reason="the comparison always measures the C channel")
 def test_compare_writes_the_report(tmp_path):
-    proc = _run([str(COMPARE), *TINY, "--out", str(tmp_path)])
+    proc = _run([str(COMPARE), *TINY, "--heap-items", "2000", "--out", str(tmp_path)])
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert [c["check"] for c in doc["heap"]] == ["same-loop", "thread-to-asyncio"]
+    assert all(c["items"] == 2000 for c in doc["heap"])
     loops = ["asyncio", "uvloop"] if HAS_UVLOOP else ["asyncio"]
     _check_results(doc, ["c", "py"], loops)
     subjects = {r["subject"] for r in doc["results"]}
@@ -113,6 +115,7 @@ def test_compare_writes_the_report(tmp_path):
     report = (tmp_path / "REPORT.md").read_text(encoding="utf-8")
     assert f"`{doc['command']}`" in report
     assert "## Targets" in report
+    assert "## Heap" in report
     for name in WORKLOADS:
         assert f"### {name}\n" in report
     for key, label in [("janus", "janus"), ("culsans", "culsans"),
