@@ -9,6 +9,11 @@ that does not import makes its tests FAIL, never skip, unless
 Every async test runs its coroutine through ``run``, which is parametrized
 over the event loop (ids ``asyncio`` and ``uvloop``; uvloop is skipped only
 where it cannot be imported).
+
+The reliability tests (stress, chaos, model, memory) size their work by
+``load``: a CI flavour by default, a much longer soak flavour with ``--soak``
+(or ``RINGCHAN_SOAK=1``).  They record what they did with ``tally``, and the
+totals are printed at the end of the run.
 """
 
 from __future__ import annotations
@@ -16,12 +21,15 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+import random
 import sys
 import threading
+from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable, Coroutine, List, Optional
+from typing import Any, Callable, Coroutine, Dict, List, Optional, Tuple
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 #: Bound on any single wait inside a test (thread join, awaited result).  A
 #: deadlock fails with a clear message this quickly instead of running into
@@ -210,3 +218,117 @@ def pytest_report_header(config: pytest.Config) -> str:
         f"{os.environ.get('RINGCHAN_NO_EXTENSIONS', '')!r}; uvloop {uv_state}; "
         f"python {sys.version.split()[0]}"
     )
+
+
+# --- load: the CI flavour and the soak flavour -------------------------------
+
+
+@dataclass(frozen=True)
+class Load:
+    """How much work the reliability tests do in one run."""
+
+    name: str
+    #: Seconds each stress or chaos run keeps its producers going.
+    seconds: float
+    #: Items each producer sends at least, however slow the machine.
+    min_items: int
+    #: Items moved through a channel in the RSS check (in a subprocess).
+    rss_items: int
+    #: Round trips in the tracemalloc check.
+    rounds: int
+    #: Hypothesis examples for the model and fuzz tests.
+    examples: int
+
+
+CI_LOAD = Load("ci", seconds=0.4, min_items=50, rss_items=300_000, rounds=12, examples=60)
+SOAK_LOAD = Load(
+    "soak", seconds=15.0, min_items=2_000, rss_items=5_000_000, rounds=300, examples=2_000
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--soak",
+        action="store_true",
+        default=bool(os.environ.get("RINGCHAN_SOAK")),
+        help="run the long flavour of the stress, chaos, model and memory tests "
+        "(also RINGCHAN_SOAK=1)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    load = SOAK_LOAD if config.getoption("--soak") else CI_LOAD
+    config.stash[_LOAD] = load
+    # No example database: a failure prints the steps that reproduce it, and a
+    # checkout stays clean.  No deadline: a loaded CI machine is slow at times.
+    settings.register_profile(
+        "ringchan",
+        max_examples=load.examples,
+        deadline=None,
+        database=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    settings.load_profile("ringchan")
+
+
+_LOAD = pytest.StashKey[Load]()
+
+
+@pytest.fixture
+def load(request: pytest.FixtureRequest) -> Load:
+    """The work the reliability tests do: ``CI_LOAD`` or, with --soak, ``SOAK_LOAD``."""
+    return request.config.stash[_LOAD]
+
+
+@pytest.fixture
+def seed(request: pytest.FixtureRequest) -> int:
+    """A random seed for a test's choices; RINGCHAN_SEED fixes it.
+
+    It is attached to the test's report, so a failure shows how to replay
+    the same choices (thread timing still varies from run to run).
+    """
+    value = int(os.environ.get("RINGCHAN_SEED") or random.randrange(1 << 32))
+    request.node.add_report_section("setup", "seed", f"RINGCHAN_SEED={value}")
+    return value
+
+
+# --- tally: the figures printed at the end of the run ------------------------
+
+
+_FIGURES = pytest.StashKey[Dict[Tuple[str, str], int]]()
+_FIGURES_LOCK = threading.Lock()
+
+
+@pytest.fixture
+def tally(request: pytest.FixtureRequest) -> Callable[[str, int], None]:
+    """``tally(what, count)`` adds *count* to the run's figure *what*.
+
+    Figures are kept per implementation (``cext``/``pure``) and printed in the
+    terminal summary.  Safe to call from any thread.
+    """
+    figures = request.config.stash.setdefault(_FIGURES, {})
+    callspec = getattr(request.node, "callspec", None)
+    module = callspec.params.get("chan_module", "") if callspec else ""
+    impl = {C_MODULE: "cext", PY_MODULE: "pure"}.get(module, "both")
+
+    def tally(what: str, count: int = 1) -> None:
+        with _FIGURES_LOCK:
+            figures[what, impl] = figures.get((what, impl), 0) + count
+
+    return tally
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    figures = config.stash.get(_FIGURES, None)
+    if not figures:
+        return
+    impls = sorted({impl for _, impl in figures})
+    whats = sorted({what for what, _ in figures})
+    width = max(len(what) for what in whats)
+    write = terminalreporter.write_line
+    terminalreporter.section(f"ringchan reliability figures ({config.stash[_LOAD].name} load)")
+    write(f"{'':{width}}  " + "  ".join(f"{impl:>12}" for impl in impls))
+    for what in whats:
+        cells = "  ".join(f"{figures.get((what, impl), 0):>12,}" for impl in impls)
+        write(f"{what:{width}}  {cells}")

@@ -1,0 +1,228 @@
+"""Stress with exact accounting: no item lost, duplicated or reordered.
+
+Six producers share one channel: a thread using ``blocking_send``, a thread
+using ``blocking_send_many``, and two event loops, each in its own thread,
+each running a task using ``send`` and a task mixing ``send_many`` (over an
+iterator) with ``try_send``.  One consumer takes the items with a random mix
+of ``recv``, ``recv_many``, ``try_recv``, ``try_recv_many`` and ``async for``
+on the test's own loop, or, in the other run, with ``blocking_recv``,
+``blocking_recv_many``, ``try_recv`` and ``for`` from a thread.  Every item
+is checked (see traffic.py).
+
+Producers run for ``load.seconds`` (after a minimum of ``load.min_items``
+each), so the time taken does not depend on the machine's speed; ``--soak``
+runs them far longer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any, Callable, List
+
+import pytest
+from traffic import Budget, Ledger, Noise, Producer, run_loop
+
+from ringchan._errors import Closed, Empty, Full
+
+WAIT = 10.0
+PRODUCERS = 6
+
+
+def thread_blocking_send(tx: Any, producer: Producer, budget: Budget, rng: random.Random) -> None:
+    with tx:
+        while budget.more(producer):
+            items = producer.take(1)
+            tx.blocking_send(items[0], timeout=WAIT)
+            producer.sent(items)
+
+
+def thread_blocking_send_many(
+    tx: Any, producer: Producer, budget: Budget, rng: random.Random
+) -> None:
+    with tx:
+        while budget.more(producer):
+            items = producer.take(rng.randint(1, 40))
+            tx.blocking_send_many(items, timeout=WAIT)
+            producer.sent(items)
+
+
+async def task_send(tx: Any, producer: Producer, budget: Budget, rng: random.Random) -> None:
+    with tx:
+        while budget.more(producer):
+            items = producer.take(1)
+            await tx.send(items[0])
+            producer.sent(items)
+
+
+async def task_send_many_and_try_send(
+    tx: Any, producer: Producer, budget: Budget, rng: random.Random
+) -> None:
+    with tx:
+        while budget.more(producer):
+            if rng.random() < 0.5:
+                items = producer.take(rng.randint(1, 40))
+                await tx.send_many(iter(items))
+                producer.sent(items)
+                continue
+            items = producer.take(1)
+            try:
+                tx.try_send(items[0])
+            except Full as exc:
+                assert exc.item is items[0]
+                producer.counts["try_send refused (Full)"] += 1
+                await tx.send(items[0])
+            producer.sent(items)
+
+
+async def one_loop_of_producers(
+    senders: List[Any], producers: List[Producer], budget: Budget, seed: int
+) -> None:
+    kinds = [task_send, task_send_many_and_try_send]
+    await asyncio.gather(
+        *(
+            kind(tx, producer, budget, random.Random(seed + producer.pid))
+            for kind, tx, producer in zip(kinds, senders, producers, strict=True)
+        )
+    )
+
+
+async def consume_on_loop(rx: Any, ledger: Ledger, rng: random.Random) -> None:
+    while True:
+        way = rng.random()
+        try:
+            if way < 0.25:
+                ledger.received(await rx.recv())
+            elif way < 0.5:
+                ledger.received_many(await rx.recv_many(rng.randint(1, 64)))
+            elif way < 0.6:
+                try:
+                    ledger.received(rx.try_recv())
+                except Empty:
+                    ledger.received(await rx.recv())
+            elif way < 0.7:
+                got = rx.try_recv_many(rng.randint(1, 64))
+                ledger.received_many(got or await rx.recv_many(8))
+            else:
+                stop, taken = rng.randint(1, 100), 0
+                async for item in rx:
+                    ledger.received(item)
+                    taken += 1
+                    if taken == stop:
+                        break
+                else:
+                    return
+        except Closed:
+            return
+
+
+def consume_in_thread(rx: Any, ledger: Ledger, rng: random.Random) -> None:
+    while True:
+        way = rng.random()
+        try:
+            if way < 0.3:
+                ledger.received(rx.blocking_recv(timeout=WAIT))
+            elif way < 0.6:
+                ledger.received_many(rx.blocking_recv_many(rng.randint(1, 64), timeout=WAIT))
+            elif way < 0.7:
+                try:
+                    ledger.received(rx.try_recv())
+                except Empty:
+                    ledger.received(rx.blocking_recv(timeout=WAIT))
+            else:
+                stop, taken = rng.randint(1, 100), 0
+                for item in rx:
+                    ledger.received(item)
+                    taken += 1
+                    if taken == stop:
+                        break
+                else:
+                    return
+        except Closed:
+            return
+
+
+@pytest.mark.parametrize("capacity", [1, 2, 1024])
+@pytest.mark.parametrize("consumer", ["task", "thread"])
+def test_threads_and_loops_deliver_every_item_once_in_order(
+    chan_module: Any,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop],
+    spawn: Any,
+    load: Any,
+    seed: int,
+    tally: Callable[[str, int], None],
+    capacity: int,
+    consumer: str,
+) -> None:
+    tx, rx = chan_module.channel(capacity)
+    senders = [tx.clone() for _ in range(PRODUCERS)]
+    tx.close()
+    ledger = Ledger(PRODUCERS)
+    p = ledger.producers
+    noise = Noise()
+    new_loop = noise.factory(loop_factory, debug=False)
+    budget = Budget(load.seconds, load.min_items)
+    workers = [
+        spawn(thread_blocking_send, senders[0], p[0], budget, random.Random(seed)),
+        spawn(thread_blocking_send_many, senders[1], p[1], budget, random.Random(seed + 1)),
+    ]
+    for first in (2, 4):
+        producing = one_loop_of_producers(
+            senders[first : first + 2], p[first : first + 2], budget, seed
+        )
+        workers.append(spawn(run_loop, new_loop, producing, load.seconds, name=f"loop-{first}"))
+    del senders[:]  # each producer closes its own handle when done
+    rng = random.Random(seed - 1)
+    try:
+        if consumer == "task":
+            run_loop(new_loop, consume_on_loop(rx, ledger, rng), load.seconds)
+        else:
+            spawn(consume_in_thread, rx, ledger, rng).join(load.seconds + 3 * WAIT)
+    finally:
+        rx.close()  # a failed consumer must not leave producers blocked
+    for worker in workers:
+        worker.join(load.seconds + 3 * WAIT)
+
+    totals = ledger.totals()
+    problems = ledger.problems()
+    tally("stress: runs", 1)
+    tally("stress: items moved", totals["items received"])
+    tally("stress: try_send refused (Full), then sent", totals["try_send refused (Full)"])
+    tally("items lost, duplicated or reordered", sum(problems.values()))
+    assert not any(problems.values()), problems
+    assert totals["items received"] == totals["items sent"] > 0
+    assert noise.reports == []
+
+
+@pytest.mark.parametrize("capacity", [1, 2])
+def test_send_many_from_another_loop_into_a_small_channel(
+    chan_module: Any,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop],
+    run: Any,
+    spawn: Any,
+    capacity: int,
+) -> None:
+    """The stress test's narrowest failure: a ``send_many`` on a loop in another
+    thread fills the channel part way and parks while the consumer drains it;
+    the sender must not park unseen, leaving both ends waiting on an empty
+    channel."""
+    tx, rx = chan_module.channel(capacity)
+    n = 20_000
+
+    async def produce() -> None:
+        with tx:
+            for start in range(0, n, 37):
+                await tx.send_many(range(start, min(start + 37, n)))
+
+    async def consume() -> List[Any]:
+        producer = spawn(run_loop, loop_factory, produce(), 0.0)
+        got = [item async for item in rx]
+        while producer.is_alive():
+            await asyncio.sleep(0.001)
+        producer.join()
+        return got
+
+    try:
+        assert run(consume(), timeout=WAIT) == list(range(n))
+    finally:
+        rx.close()  # releases a producer left parked
