@@ -117,9 +117,11 @@ cdef _Waiter _thread_waiter():
 
 
 cdef int _wake(_Waiter waiter) except -1:
+    """Wake waiter: 1, or 0 when it is a task whose loop is closed, which
+    will never run again, so the wake-up is still to give to someone."""
     if waiter.lock != NULL:
         PyThread_release_lock(waiter.lock)
-        return 0
+        return 1
     try:
         if waiter.thread == PyThread_get_thread_ident():
             fut = waiter.fut
@@ -128,10 +130,15 @@ cdef int _wake(_Waiter waiter) except -1:
         else:
             waiter.loop.call_soon_threadsafe(_resolve, waiter.fut)
     except RuntimeError:
-        # A closed loop will never run the parked task again: nobody to wake.
         if not waiter.loop.is_closed():
             raise
-    return 0
+        return 0
+    return 1
+
+
+cdef bint _dead(_Waiter waiter) except -1:
+    """A task parked on a loop that is closed: it can never run again."""
+    return waiter.lock == NULL and waiter.loop.is_closed()
 
 
 cdef int _wake_all(list waiters) except -1:
@@ -248,8 +255,13 @@ cdef class _Core:
         tx_waiters = self.tx_waiters
         while count > 0 and self.tx_parked:
             self.tx_parked -= 1
-            _wake(tx_waiters.popleft())
-            count -= 1
+            count -= _wake(tx_waiters.popleft())
+        return 0
+
+    cdef int drop_dead_rx_waiter(self) except -1:
+        """Free the receiving slot of a task parked on a closed loop."""
+        if self.rx_waiter is not None and _dead(self.rx_waiter):
+            self.rx_waiter = None
         return 0
 
     cdef int release_sender(self) except -1:
@@ -394,20 +406,31 @@ cdef class _Op:
         """Any attempt the fast paths of _op_step did not finish."""
         if self.done or (self.tx is None and self.rx is None):
             _unusable(self.done)
+        cdef Py_ssize_t sent
         self.waiter = None
         try:
             result = self.attempt()
             if result is _NOTHING:
                 waiter = _loop_waiter(_running_loop())
-                result = self.attempt()
-                if result is _NOTHING:
-                    self.register(waiter)
-                    self.waiter = waiter
-                    fut = waiter.fut
-                    fut._asyncio_future_blocking = True
-                    Py_INCREF(fut)
-                    out[0] = <PyObject *>fut
-                    return 1
+                if self.rx is not None:
+                    self.rx.core.drop_dead_rx_waiter()
+                while True:
+                    sent = self.sent
+                    result = self.attempt()
+                    if result is not _NOTHING:
+                        break
+                    # Park only after an attempt that made no progress: one
+                    # that enqueued items woke the receiver, which may have
+                    # run Python code, letting another thread change the
+                    # channel since.
+                    if self.sent == sent:
+                        self.register(waiter)
+                        self.waiter = waiter
+                        fut = waiter.fut
+                        fut._asyncio_future_blocking = True
+                        Py_INCREF(fut)
+                        out[0] = <PyObject *>fut
+                        return 1
         except BaseException:
             self.finish()
             raise
@@ -714,6 +737,7 @@ cdef class Sender(_Handle):
         cdef Py_ssize_t total = len(items)
         cdef bint parked_before = False
         cdef bint expired = False
+        cdef Py_ssize_t pushed
         cdef _Waiter waiter
         while True:
             sent += self.push_many(items, sent, single)
@@ -722,9 +746,14 @@ cdef class Sender(_Handle):
             if expired:
                 raise send_timeout(items[0] if single else items[sent:], single)
             waiter = _thread_waiter()
-            sent += self.push_many(items, sent, single)
-            if sent == total:
-                return 0
+            while True:
+                pushed = self.push_many(items, sent, single)
+                sent += pushed
+                if sent == total:
+                    return 0
+                # Park only after a push of nothing: see _Op.step.
+                if not pushed:
+                    break
             self.park(waiter, parked_before)
             parked_before = True
             try:
@@ -874,6 +903,7 @@ cdef class Receiver(_Handle):
             if result is not _NOTHING:
                 return result
             waiter = _thread_waiter()
+            core.drop_dead_rx_waiter()
             result = self.take(mode, max_items)
             if result is not _NOTHING:
                 return result

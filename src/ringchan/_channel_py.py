@@ -60,6 +60,10 @@ class _LoopWaiter:
         self.fut: asyncio.Future[None] = loop.create_future()
         self.thread = _get_ident()
 
+    def dead(self) -> bool:
+        """Parked on a loop that is closed: the task can never run again."""
+        return self.loop.is_closed()
+
     def wake(self) -> None:
         try:
             if self.thread == _get_ident():
@@ -80,6 +84,10 @@ class _ThreadWaiter:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.lock.acquire()
+
+    def dead(self) -> bool:
+        """Never: a parked thread is blocked in the channel until woken."""
+        return False
 
     def wake(self) -> None:
         self.lock.release()
@@ -181,8 +189,15 @@ class _Core:
         return waiter
 
     def take_tx_waiters(self, count: int) -> List[_Waiter]:
+        """Up to *count* parked senders to wake; tasks whose loop is closed
+        are dropped rather than counted, since they can never use the room."""
         tx_waiters = self.tx_waiters
-        return [tx_waiters.popleft() for _ in range(min(count, len(tx_waiters)))]
+        wake: List[_Waiter] = []
+        while len(wake) < count and tx_waiters:
+            waiter = tx_waiters.popleft()
+            if not waiter.dead():
+                wake.append(waiter)
+        return wake
 
     def release_sender(self) -> None:
         """One sender handle closed: end the stream after the last one."""
@@ -444,13 +459,16 @@ class Sender(_Handle, Generic[_T]):
                 "try_send_many() needs a sequence such as a list, so the items "
                 f"that do not fit stay with you; got {type(items).__name__}"
             )
+        # Read before the lock is taken: a sequence's own methods may use
+        # this channel.
+        seq = items if type(items) is list else list(items)
         core = self._core
         with core:
             refusal = self._refusal()
             if refusal is not None:
-                raise Closed(refusal, list(items))
-            count = min(core.capacity - len(core.buf), len(items))
-            core.buf.extend(items[:count])
+                raise Closed(refusal, list(seq))
+            count = min(core.capacity - len(core.buf), len(seq))
+            core.buf.extend(seq[:count])
             waiter = core.take_rx_waiter() if count else None
         if waiter is not None:
             waiter.wake()
@@ -640,7 +658,7 @@ class Receiver(_Handle, Generic[_T]):
                 raise Closed(core.end_message())
             elif new_waiter is None:
                 return None, None
-            elif core.rx_waiter is not None:
+            elif core.rx_waiter is not None and not core.rx_waiter.dead():
                 raise RuntimeError(_messages.BUSY)
             else:
                 waiter = new_waiter()
