@@ -404,9 +404,12 @@ cdef class _Op:
 
     cdef int step(self, PyObject **out) except -1:
         """Any attempt the fast paths of _op_step did not finish."""
+        cdef Py_ssize_t sent
         if self.done or (self.tx is None and self.rx is None):
             _unusable(self.done)
-        cdef Py_ssize_t sent
+        # Done while it runs: Python code it calls (a wake-up, a finalizer
+        # run by an allocation) cannot start it again.
+        self.done = True
         self.waiter = None
         try:
             result = self.attempt()
@@ -425,6 +428,7 @@ cdef class _Op:
                     # channel since.
                     if self.sent == sent:
                         self.register(waiter)
+                        self.done = False
                         self.waiter = waiter
                         fut = waiter.fut
                         fut._asyncio_future_blocking = True
