@@ -298,7 +298,7 @@ async def iterate_with_timeout(rx: Any, ledger: Ledger, rng: random.Random) -> b
             return await asyncio.wait_for(iterate(), rng.choice(SHORT_WAITS))
         async with cm:
             return await iterate()
-    except TimeoutError:
+    except asyncio.TimeoutError:  # not the builtin TimeoutError before 3.11
         ledger.counts["cancellations injected: async for under a timeout"] += 1
         return False
 
