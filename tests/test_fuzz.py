@@ -257,9 +257,16 @@ ALLOWED = (TypeError, ValueError, OverflowError, ChannelError, Boom)
 
 
 def _too_big(value: Any) -> bool:
-    """Whether a sized input would not fit in the fuzzed channel at once."""
+    """Whether a sized input would not fit in the fuzzed channel at once.
+
+    A sequence too long for ``len()`` (a ``range`` past ``sys.maxsize``)
+    counts too: the ``*_many`` methods read their items into a list, as
+    ``list()`` would, and that only ends when memory runs out.
+    """
     try:
         return len(value) > 32
+    except OverflowError:
+        return True
     except Exception:  # noqa: BLE001 - unsized, or hostile
         return False
 
