@@ -26,7 +26,16 @@ import time
 from typing import Any, Awaitable, Callable, List, Optional, Tuple
 
 import pytest
-from traffic import Budget, Item, Ledger, Noise, Producer, run_loop, timeout_cm
+from traffic import (
+    Budget,
+    Item,
+    Ledger,
+    Noise,
+    Producer,
+    gather_producers,
+    run_loop,
+    timeout_cm,
+)
 
 from ringchan import _messages
 from ringchan._errors import Closed, Empty, Full
@@ -237,16 +246,8 @@ async def task_send_many(
         slot.close()
 
 
-async def one_loop_of_producers(
-    slots: List[Slot], producers: List[Producer], budget: Budget, seed: int
-) -> None:
-    kinds = [task_send, task_send_many]
-    await asyncio.gather(
-        *(
-            kind(slot, producer, budget, random.Random(seed + producer.pid))
-            for kind, slot, producer in zip(kinds, slots, producers, strict=True)
-        )
-    )
+#: The producer tasks each event loop runs, in the order of its handles.
+LOOP_PRODUCERS = [task_send, task_send_many]
 
 
 # --- consumers ---------------------------------------------------------------
@@ -392,8 +393,8 @@ def test_chaos_loses_nothing(
         spawn(thread_blocking_send_many, slots[1], p[1], budget, random.Random(seed + 2)),
     ]
     for first in (2, 4):
-        producing = one_loop_of_producers(
-            slots[first : first + 2], p[first : first + 2], budget, seed
+        producing = gather_producers(
+            LOOP_PRODUCERS, slots[first : first + 2], p[first : first + 2], budget, seed
         )
         workers.append(spawn(run_loop, new_loop, producing, load.seconds, name=f"loop-{first}"))
     chaos = spawn(

@@ -21,7 +21,7 @@ import random
 from typing import Any, Callable, List
 
 import pytest
-from traffic import Budget, Ledger, Noise, Producer, run_loop
+from traffic import Budget, Ledger, Noise, Producer, gather_producers, run_loop
 
 from ringchan._errors import Closed, Empty, Full
 
@@ -75,16 +75,8 @@ async def task_send_many_and_try_send(
             producer.sent(items)
 
 
-async def one_loop_of_producers(
-    senders: List[Any], producers: List[Producer], budget: Budget, seed: int
-) -> None:
-    kinds = [task_send, task_send_many_and_try_send]
-    await asyncio.gather(
-        *(
-            kind(tx, producer, budget, random.Random(seed + producer.pid))
-            for kind, tx, producer in zip(kinds, senders, producers, strict=True)
-        )
-    )
+#: The producer tasks each event loop runs, in the order of its handles.
+LOOP_PRODUCERS = [task_send, task_send_many_and_try_send]
 
 
 async def consume_on_loop(rx: Any, ledger: Ledger, rng: random.Random) -> None:
@@ -167,8 +159,8 @@ def test_threads_and_loops_deliver_every_item_once_in_order(
         spawn(thread_blocking_send_many, senders[1], p[1], budget, random.Random(seed + 1)),
     ]
     for first in (2, 4):
-        producing = one_loop_of_producers(
-            senders[first : first + 2], p[first : first + 2], budget, seed
+        producing = gather_producers(
+            LOOP_PRODUCERS, senders[first : first + 2], p[first : first + 2], budget, seed
         )
         workers.append(spawn(run_loop, new_loop, producing, load.seconds, name=f"loop-{first}"))
     del senders[:]  # each producer closes its own handle when done

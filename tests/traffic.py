@@ -13,6 +13,7 @@ ghost, and :meth:`Ledger.problems` counts it.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import Counter
 from typing import Any, Callable, Coroutine, Dict, Iterable, List, Optional, Tuple
@@ -178,6 +179,23 @@ def run_loop(
 ) -> Any:
     """Run *coro* on a fresh loop, bounded by its *seconds* of work plus slack."""
     return run_on_new_loop(factory, coro, timeout=seconds + 3 * WAIT)
+
+
+async def gather_producers(
+    kinds: List[Callable[..., Coroutine[Any, Any, None]]],
+    handles: List[Any],
+    producers: List[Producer],
+    budget: Budget,
+    seed: int,
+) -> None:
+    """Run one producer task per kind on this loop, each with its handle,
+    its producer and a random source of its own, until all are done."""
+    await asyncio.gather(
+        *(
+            kind(handle, producer, budget, random.Random(seed + producer.pid))
+            for kind, handle, producer in zip(kinds, handles, producers, strict=True)
+        )
+    )
 
 
 def timeout_cm(seconds: float) -> Optional[Any]:
