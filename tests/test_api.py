@@ -324,11 +324,13 @@ def test_async_methods_return_plain_awaitables(chan_module, run):
 
 def test_unawaited_awaitables_do_nothing(chan_module, run):
     tx, rx = chan_module.channel(4)
-    tx.send("never")
-    tx.send_many(["never", "never"])
+    with pytest.warns(RuntimeWarning, match="never awaited"):
+        tx.send("never")
+        tx.send_many(["never", "never"])
     tx.try_send("real")
-    rx.recv()
-    rx.recv_many(3)
+    with pytest.warns(RuntimeWarning, match="never awaited"):
+        rx.recv()
+        rx.recv_many(3)
 
     async def main():
         assert len(rx) == 1

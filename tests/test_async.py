@@ -569,8 +569,10 @@ def test_awaitables_come_from_handles(chan_module, run):
     tx, rx = chan_module.channel(4)
 
     async def main():
+        sample = tx.send(1)
+        sample.close()
         with pytest.raises(TypeError):
-            await type(tx.send(1))()
+            await type(sample)()
 
     run(main())
 
@@ -579,7 +581,9 @@ def test_tasks_take_the_awaitables_directly(chan_module, run):
     tx, rx = chan_module.channel(4)
 
     async def main():
-        assert asyncio.iscoroutine(rx.recv()) and asyncio.iscoroutine(tx.send(0))
+        for sample in (rx.recv(), tx.send(0)):
+            assert asyncio.iscoroutine(sample)
+            sample.close()
         receiving = asyncio.create_task(rx.recv_many(3))
         sending = asyncio.create_task(tx.send_many([1, 2, 3]))
         assert await asyncio.wait_for(sending, WAIT) is None

@@ -1,7 +1,12 @@
 """One behaviour, two implementations: the same random sequence of
 non-waiting operations is applied to a C channel and a pure-Python channel
 in lockstep, and every result, error (type, message, ``.item``), ``len`` and
-``is_closed`` must match."""
+``is_closed`` must match.
+
+The operations include awaitables stepped by hand (``op.send(None)``)
+outside any event loop, which finish when nothing has to wait, and the
+state compared includes how many sent items are still alive: a finished
+awaitable kept by the caller must not keep its item alive in either."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import gc
 import importlib
 import os
 import random
+import weakref
 
 import pytest
 
@@ -36,16 +42,63 @@ def outcome(func, *args):
     return ("returned", result)
 
 
+class Token:
+    """An item whose lifetime the test can watch."""
+
+    __slots__ = ("n", "__weakref__")
+
+    def __init__(self, n):
+        self.n = n
+
+    def __eq__(self, other):
+        return isinstance(other, Token) and other.n == self.n
+
+    def __repr__(self):
+        return f"Token({self.n})"
+
+
+def stepped(op):
+    """Step an awaitable once by hand, outside any event loop."""
+    try:
+        op.send(None)
+    except StopIteration as stop:
+        return ("finished", stop.value)
+    except Exception as exc:  # noqa: BLE001
+        return ("raised", type(exc).__name__, str(exc), getattr(exc, "item", None))
+    op.close()
+    return ("parked",)
+
+
 class Model:
     """One channel and its sender handles, driven by operation names."""
 
     def __init__(self, module, capacity):
         tx, self.rx = module.channel(capacity)
         self.senders = [tx]
+        #: Finished awaitables, kept on purpose, and the tokens sent through them.
+        self.kept = []
+        self.tokens = []
+
+    def token(self, n):
+        token = Token(n)
+        self.tokens.append(weakref.ref(token))
+        return token
 
     def apply(self, op, arg, pick):
         rx = self.rx
         tx = self.senders[pick % len(self.senders)]
+        if op == "step_send":
+            awaitable = tx.send(self.token(arg))
+            self.kept.append(awaitable)
+            return stepped(awaitable)
+        if op == "step_send_many":
+            awaitable = tx.send_many([self.token(arg + i) for i in range(pick % 3)])
+            self.kept.append(awaitable)
+            return stepped(awaitable)
+        if op == "step_recv":
+            return stepped(rx.recv())
+        if op == "step_recv_many":
+            return stepped(rx.recv_many(1 + pick % 3))
         if op == "try_send":
             return outcome(tx.try_send, arg)
         if op == "try_send_many":
@@ -85,6 +138,7 @@ class Model:
             self.rx.is_closed,
             [s.is_closed for s in self.senders],
             [len(s) for s in self.senders],
+            sum(ref() is not None for ref in self.tokens),
         )
 
 
@@ -99,6 +153,8 @@ OPS = (
     + ["blocking_recv_many"] * 2
     + ["clone"] * 2
     + ["close_sender", "drop_sender"]
+    + ["step_send"] * 3
+    + ["step_send_many", "step_recv", "step_recv_many"]
 )
 
 

@@ -486,7 +486,7 @@ def test_unawaited_send_many_does_not_keep_sender_or_items_alive(chan_module):
     clone = tx.clone()
     item = Item()
     refs = [weakref.ref(clone), weakref.ref(item)]
-    with cycle_gc_disabled():
+    with cycle_gc_disabled(), pytest.warns(RuntimeWarning, match="never awaited"):
         sending = clone.send_many([item])
         del sending, clone, item
         assert [ref() for ref in refs] == [None, None], (

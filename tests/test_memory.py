@@ -138,8 +138,9 @@ async def async_paths(mod: Any, obj: Any) -> None:
     assert op.sent == 1
     del op
     # Awaitables made and never awaited.
-    tx.send(obj)
-    tx.send_many([obj])
+    with pytest.warns(RuntimeWarning, match="never awaited"):
+        tx.send(obj)
+        tx.send_many([obj])
     # A parked send failed by the receiver closing.
     parked = asyncio.ensure_future(tx.send(obj))
     await asyncio.sleep(0.001)

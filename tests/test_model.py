@@ -16,6 +16,7 @@ from collections import deque
 from typing import Any, Callable, Deque, List, Optional, Tuple
 
 import hypothesis.strategies as st
+import pytest
 from hypothesis import settings
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -290,6 +291,9 @@ def machine_for(
     return ChannelMachine
 
 
+# The free-threaded 3.13 interpreter runs Python code without specialization,
+# several times slower: hypothesis' examples take half a minute there.
+@pytest.mark.timeout(240)
 def test_channel_matches_the_model(
     chan_module: Any,
     loop_factory: Callable[[], asyncio.AbstractEventLoop],

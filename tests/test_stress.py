@@ -21,7 +21,16 @@ import random
 from typing import Any, Callable, List
 
 import pytest
-from traffic import Budget, Ledger, Noise, Producer, gather_producers, run_loop
+from traffic import (
+    Budget,
+    Ledger,
+    Noise,
+    Producer,
+    gather_producers,
+    run_loop,
+    wait_parked,
+    wait_parked_blocking,
+)
 
 from ringchan._errors import Closed, Empty, Full
 
@@ -218,3 +227,61 @@ def test_send_many_from_another_loop_into_a_small_channel(
         assert run(consume(), timeout=WAIT) == list(range(n))
     finally:
         rx.close()  # releases a producer left parked
+
+
+@pytest.mark.parametrize("kind", ["tasks", "threads"])
+def test_parked_senders_keep_their_order_under_churn(
+    chan_module: Any,
+    run: Any,
+    spawn: Any,
+    load: Any,
+    seed: int,
+    tally: Callable[[str, int], None],
+    kind: str,
+) -> None:
+    """Rounds of senders parked in a known order on a full channel while
+    clones open and close and some parked sends are cancelled (tasks), then
+    the receiver drains: the others arrive in the order they parked."""
+    rng = random.Random(seed)
+    tx, rx = chan_module.channel(1)
+    rounds = 20 if load.name == "ci" else 1000
+    for round_ in range(rounds):
+        tx.try_send(("fill", round_))
+        count = rng.randint(2, 6)
+        clones = [tx.clone() for _ in range(rng.randint(0, 3))]
+        if kind == "threads":
+            expected = [(round_, i) for i in range(count)]
+            workers = []
+            for i in range(count):
+                workers.append(spawn(tx.blocking_send, (round_, i), WAIT))
+                wait_parked_blocking(rx, i + 1)
+                if clones and rng.random() < 0.5:
+                    clones.pop().close()
+            for clone in clones:
+                clone.close()
+            got = [rx.blocking_recv(timeout=WAIT) for _ in range(count + 1)]
+            for worker in workers:
+                worker.join()
+        else:
+
+            async def one_round() -> tuple:
+                tasks = []
+                for i in range(count):
+                    tasks.append(asyncio.ensure_future(tx.send((round_, i))))
+                    await wait_parked(rx, i + 1)
+                    if clones and rng.random() < 0.5:
+                        clones.pop().close()
+                cancelled = set(rng.sample(range(count), rng.randint(0, count - 1)))
+                for i in sorted(cancelled):
+                    tasks[i].cancel()
+                for clone in clones:
+                    clone.close()
+                survivors = count - len(cancelled)
+                got = [await rx.recv() for _ in range(survivors + 1)]
+                await asyncio.gather(*tasks, return_exceptions=True)
+                return got, [(round_, i) for i in range(count) if i not in cancelled]
+
+            got, expected = run(one_round())
+        assert got == [("fill", round_), *expected], f"round {round_}"
+        assert len(rx) == 0
+        tally(f"order: senders parked and woken in order ({kind})", len(expected))

@@ -202,3 +202,19 @@ def timeout_cm(seconds: float) -> Optional[Any]:
     """``asyncio.timeout(seconds)`` where it exists (3.11+), else None."""
     timeout = getattr(asyncio, "timeout", None)
     return None if timeout is None else timeout(seconds)
+
+
+async def wait_parked(rx: Any, count: int) -> None:
+    """Wait (bounded) until *count* senders are parked on *rx*'s channel."""
+    deadline = time.monotonic() + WAIT
+    while rx._parked()[0] < count:
+        assert time.monotonic() < deadline, "senders did not park"
+        await asyncio.sleep(0)
+
+
+def wait_parked_blocking(rx: Any, count: int) -> None:
+    """The same, from a thread with no event loop."""
+    deadline = time.monotonic() + WAIT
+    while rx._parked()[0] < count:
+        assert time.monotonic() < deadline, "senders did not park"
+        time.sleep(0.0005)

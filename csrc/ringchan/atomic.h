@@ -1,8 +1,10 @@
-/* Portable 64-bit atomics for the ring buffer.
+/* Portable 64-bit atomics for the ring buffer and the channel's flags.
  *
- * Only the operations and memory orders the ring needs are exposed, so every
- * call site states its ordering.  C11 <stdatomic.h> on GCC and Clang; an
- * MSVC branch built on the Interlocked intrinsics and ldar/stlr on ARM64.
+ * Only the operations and memory orders the channel needs are exposed, so
+ * every call site states its ordering.  C11 <stdatomic.h> on GCC and Clang;
+ * an MSVC branch built on the Interlocked intrinsics and ldar/stlr on ARM64.
+ * Both must be lock-free: a lock-based fallback would put a hidden lock on
+ * the hot path, so its absence is checked at compile time.
  */
 #ifndef RINGCHAN_ATOMIC_H
 #define RINGCHAN_ATOMIC_H
@@ -17,6 +19,10 @@
 #include <intrin.h>
 
 typedef struct { volatile int64_t v; } rc_atomic_u64;
+
+/* Aligned 64-bit loads and stores, and the Interlocked intrinsics, are
+   single instructions on both 64-bit targets. */
+static_assert(sizeof(void *) == 8, "ringchan needs lock-free 64-bit atomics");
 
 static __forceinline uint64_t
 rc_load_relaxed(const rc_atomic_u64 *a)
@@ -67,11 +73,25 @@ rc_cas_relaxed(rc_atomic_u64 *a, uint64_t *expected, uint64_t desired)
     return 0;
 }
 
+/* A full barrier: orders an earlier store before a later load. */
+static __forceinline void
+rc_fence_seq_cst(void)
+{
+#if defined(_M_ARM64) || defined(_M_ARM64EC)
+    __dmb(_ARM64_BARRIER_ISH);
+#else
+    __faststorefence();
+#endif
+}
+
 #else /* C11 atomics: GCC, Clang */
 
 #include <stdatomic.h>
 
 typedef struct { _Atomic uint64_t v; } rc_atomic_u64;
+
+_Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0),
+               "ringchan needs lock-free 64-bit atomics");
 
 static inline uint64_t
 rc_load_relaxed(const rc_atomic_u64 *a)
@@ -103,6 +123,13 @@ rc_cas_relaxed(rc_atomic_u64 *a, uint64_t *expected, uint64_t desired)
 {
     return atomic_compare_exchange_weak_explicit(
         &a->v, expected, desired, memory_order_relaxed, memory_order_relaxed);
+}
+
+/* A full barrier: orders an earlier store before a later load. */
+static inline void
+rc_fence_seq_cst(void)
+{
+    atomic_thread_fence(memory_order_seq_cst);
 }
 
 #endif

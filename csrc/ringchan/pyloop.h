@@ -81,4 +81,16 @@ rcpy_loop_running(void)
     return running;
 }
 
+/* Hands exc to sys.unraisablehook: an error that cannot be raised where it
+   happened, because the operation it interrupted has already succeeded. */
+static inline void
+rcpy_write_unraisable(PyObject *exc, PyObject *context)
+{
+    PyObject *type = (PyObject *)Py_TYPE(exc);
+    Py_INCREF(type);
+    Py_INCREF(exc);
+    PyErr_Restore(type, exc, PyException_GetTraceback(exc));
+    PyErr_WriteUnraisable(context);
+}
+
 #endif /* RINGCHAN_PYLOOP_H */

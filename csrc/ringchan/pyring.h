@@ -1,10 +1,11 @@
 /* What the CPython side needs from a ring of owned PyObject references:
- * cycle-GC traversal and clearing of the buffered items.
+ * cycle-GC traversal and clearing of the buffered items, runs of items moved
+ * to and from lists, and the one barrier the wake-up protocol needs.
  *
- * The ring lives inside the extension's channel core object at a fixed
- * offset.  rcpy_install_gc() wraps the type's tp_traverse/tp_clear so the
- * collector also sees the items: a channel holding an object that references
- * the channel is then collectable.
+ * The extension's channel core object points to its ring from a field at a
+ * fixed offset.  rcpy_install_gc() wraps the type's tp_traverse/tp_clear so
+ * the collector also sees the items: a channel holding an object that
+ * references the channel is then collectable.
  */
 #ifndef RINGCHAN_PYRING_H
 #define RINGCHAN_PYRING_H
@@ -20,7 +21,49 @@ static Py_ssize_t rcpy_ring_offset = 0;
 static inline rc_ring *
 rcpy_ring_of(PyObject *self)
 {
-    return (rc_ring *)((char *)self + rcpy_ring_offset);
+    return *(rc_ring **)((char *)self + rcpy_ring_offset);
+}
+
+#ifdef Py_GIL_DISABLED
+#define RCPY_FREE_THREADED 1
+#else
+#define RCPY_FREE_THREADED 0
+#endif
+
+/* Makes op's reference count shared by every thread, as CPython does for
+   the objects of a thread that has exited; a no-op with a GIL.  Without a
+   GIL, an object is owned by the thread that made it, and a last reference
+   dropped on another thread only queues it for the owner to free, when the
+   owner next runs Python code: a handle dropped there would close only
+   then, and an owner blocked in select() may not run for a long time.
+   Shared, the object is freed, and the handle closed, by whichever thread
+   drops the last reference.  Call it on a new object that no other thread
+   can see yet. */
+static inline void
+rcpy_share_refcount(PyObject *op)
+{
+#if RCPY_FREE_THREADED
+    Py_ssize_t local = (Py_ssize_t)op->ob_ref_local;
+    op->ob_ref_local = 0;
+    op->ob_tid = 0;
+    _Py_atomic_store_ssize_relaxed(&op->ob_ref_shared,
+                                   _Py_REF_SHARED(local, _Py_REF_MERGED));
+#else
+    (void)op;
+#endif
+}
+
+/* Between a side's store that makes its state visible (an item published,
+   a waiter registered) and its load of the other side's state.  Without a
+   GIL both sides run at once, and a store followed by a load may be
+   reordered: each could then miss the other, and a wake-up would be lost.
+   With a GIL the two sequences never overlap, so no barrier is needed. */
+static inline void
+rcpy_fence(void)
+{
+#if RCPY_FREE_THREADED
+    rc_fence_seq_cst();
+#endif
 }
 
 /* Drops every buffered item; returns how many were dropped.  The pops happen
@@ -31,7 +74,7 @@ rcpy_ring_clear(rc_ring *r)
 {
     Py_ssize_t n = 0;
     PyObject *item;
-    if (r->cells == NULL) {
+    if (r == NULL || r->cells == NULL) {
         return 0;
     }
     while ((item = (PyObject *)rc_ring_pop(r)) != NULL) {
@@ -43,7 +86,8 @@ rcpy_ring_clear(rc_ring *r)
 
 /* Pushes items of a list from start on while there is room, in order, the
    ring taking a reference to each; returns how many went in.  The GIL keeps
-   the list still.  References are taken before the positions are claimed,
+   the list still (a free-threaded caller holds the list's critical
+   section).  References are taken before the positions are claimed,
    so nothing runs between claiming and publishing; at most the room seen
    up front is tried, so a nearly full ring costs little. */
 static inline Py_ssize_t
@@ -72,33 +116,25 @@ rcpy_ring_push_list(rc_ring *r, PyObject *list, Py_ssize_t start)
     return pushed;
 }
 
-/* A new list of up to n of the oldest items, maybe empty; NULL on error. */
-static inline PyObject *
-rcpy_ring_pop_list(rc_ring *r, Py_ssize_t n)
+/* Fills out, a new list from PyList_New(n), with up to n of the oldest items
+   and returns how many.  The list is made by the caller beforehand: making
+   it may run a collection, and with it finalizers, which must not run in
+   the middle of a receive.  A claimed item may not be published yet, so
+   fewer may come out than the caller counted; the list is then shortened. */
+static inline Py_ssize_t
+rcpy_ring_pop_into(rc_ring *r, PyObject *out)
 {
-    Py_ssize_t ready = (Py_ssize_t)rc_ring_len(r), got, i;
-    PyObject *list;
-    if (ready > n) {
-        ready = n;
+    Py_ssize_t n = PyList_GET_SIZE(out), got;
+    if (n == 0) {
+        return 0;
     }
-    /* Counted before the allocation: a collection it triggers may run a
-       finalizer that receives, and a claimed item may not be published yet,
-       so fewer may come out than were counted. */
-    list = PyList_New(ready);
-    if (list == NULL || ready == 0) {
-        return list;
+    got = (Py_ssize_t)rc_ring_pop_many(r, (void **)PySequence_Fast_ITEMS(out), (size_t)n);
+    if (got < n) {
+        /* The slots past got are still NULL from PyList_New, so the size can
+           simply be lowered: resizing the list could allocate, and fail. */
+        Py_SET_SIZE(out, got);
     }
-    got = (Py_ssize_t)rc_ring_pop_many(r, (void **)PySequence_Fast_ITEMS(list),
-                                       (size_t)ready);
-    if (got < ready) {
-        for (i = got; i < ready; i++) {
-            Py_INCREF(Py_None);
-            PyList_SET_ITEM(list, i, Py_None);
-        }
-        /* Shrinking a list does not allocate, so cannot fail and lose items. */
-        (void)PyList_SetSlice(list, got, ready, NULL);
-    }
-    return list;
+    return got;
 }
 
 static int
@@ -111,7 +147,7 @@ rcpy_traverse(PyObject *self, visitproc visit, void *arg)
             return err;
         }
     }
-    if (r->cells != NULL) {
+    if (r != NULL && r->cells != NULL) {
         /* The collector runs with the world stopped, so the ring is still. */
         uint64_t pos = rc_load_relaxed(&r->tail);
         uint64_t head = rc_load_relaxed(&r->head);

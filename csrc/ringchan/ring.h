@@ -26,22 +26,56 @@
 
 #define RC_CACHELINE 64
 
+#if defined(_WIN32)
+#include <malloc.h> /* _aligned_malloc */
+#endif
+#if defined(_MSC_VER) && !defined(__clang__)
+#define RC_ALIGNED(n) __declspec(align(n))
+#else
+#define RC_ALIGNED(n) __attribute__((aligned(n)))
+#endif
+
 typedef struct {
     rc_atomic_u64 seq;
     void *item;
 } rc_cell;
 
 typedef struct {
-    /* Producers contend on head, the consumer owns tail: keep them on
-       separate cache lines so pushes do not evict the consumer's line. */
-    rc_atomic_u64 head;
-    char pad_head[RC_CACHELINE - sizeof(rc_atomic_u64)];
-    rc_atomic_u64 tail;
-    char pad_tail[RC_CACHELINE - sizeof(rc_atomic_u64)];
-    rc_cell *cells;
+    /* Producers contend on head, the consumer owns tail: each sits alone on
+       its cache line, so pushes do not evict the consumer's line and
+       neither shares a line with whatever precedes or follows the ring. */
+    RC_ALIGNED(RC_CACHELINE) rc_atomic_u64 head;
+    RC_ALIGNED(RC_CACHELINE) rc_atomic_u64 tail;
+    RC_ALIGNED(RC_CACHELINE) rc_cell *cells;
     uint64_t capacity;
     uint64_t mask; /* capacity - 1 for a power of two, else 0 */
 } rc_ring;
+
+/* Memory aligned to a cache line: the alignment of rc_ring is only honoured
+   by an allocator that is asked for it. */
+static inline void *
+rc_aligned_alloc(size_t size)
+{
+    size = (size + RC_CACHELINE - 1) / RC_CACHELINE * RC_CACHELINE;
+#if defined(_WIN32)
+    return _aligned_malloc(size, RC_CACHELINE);
+#else
+    {
+        void *p = NULL;
+        return posix_memalign(&p, RC_CACHELINE, size) == 0 ? p : NULL;
+    }
+#endif
+}
+
+static inline void
+rc_aligned_free(void *p)
+{
+#if defined(_WIN32)
+    _aligned_free(p);
+#else
+    free(p);
+#endif
+}
 
 /* 0 on success, -1 when the cells cannot be allocated. */
 static inline int
@@ -56,7 +90,7 @@ rc_ring_init(rc_ring *r, uint64_t capacity)
     if (capacity == 0 || capacity > SIZE_MAX / sizeof(rc_cell)) {
         return -1;
     }
-    r->cells = (rc_cell *)malloc((size_t)capacity * sizeof(rc_cell));
+    r->cells = (rc_cell *)rc_aligned_alloc((size_t)capacity * sizeof(rc_cell));
     if (r->cells == NULL) {
         return -1;
     }
@@ -73,9 +107,31 @@ rc_ring_init(rc_ring *r, uint64_t capacity)
 static inline void
 rc_ring_free(rc_ring *r)
 {
-    free(r->cells);
+    rc_aligned_free(r->cells);
     r->cells = NULL;
     r->capacity = 0;
+}
+
+/* A ring on the heap, aligned to a cache line; NULL when out of memory. */
+static inline rc_ring *
+rc_ring_new(uint64_t capacity)
+{
+    rc_ring *r = (rc_ring *)rc_aligned_alloc(sizeof(rc_ring));
+    if (r != NULL && rc_ring_init(r, capacity) < 0) {
+        rc_aligned_free(r);
+        r = NULL;
+    }
+    return r;
+}
+
+/* Frees a ring of rc_ring_new (NULL is fine); drain it first. */
+static inline void
+rc_ring_delete(rc_ring *r)
+{
+    if (r != NULL) {
+        rc_ring_free(r);
+        rc_aligned_free(r);
+    }
 }
 
 static inline rc_cell *

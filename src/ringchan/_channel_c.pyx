@@ -1,18 +1,41 @@
+# cython: freethreading_compatible = True
 """The C channel: the lock-free ring of csrc/ringchan driven from Cython.
 
 Same API and behaviour as the pure-Python reference in ``_channel_py``.
 
-Items move through the C ring, which stays correct without a GIL.  The
-bookkeeping of parked tasks and threads is Python state serialized by the
-GIL: every decision to park is taken after the last Python call or
-GC-tracked allocation of that attempt, so no other thread and no finalizer
-can change the channel between the final check and the registration.  Hence
-the module does not declare itself free-threading compatible (a free-threaded
-interpreter turns the GIL back on when it imports it).
+Correct with or without a GIL.  Three kinds of state, three rules:
+
+- Items move through the C ring, lock-free: producers claim a slot with a
+  CAS and publish it; the single consumer's pops are serialized by a
+  critical section on the channel core (free on a GIL build).
+- Flags read on every operation (the receiver is parked, how many senders
+  are parked, handles closed, the sender count) are atomics, written only
+  while the channel's mutex is held.
+- Everything else of a parked task or thread (the receiver's slot, the queue
+  of parked senders, the wait_closed list) is guarded by the channel's
+  mutex, a ``cython.pymutex`` taken on the slow path only: never by a push or
+  a pop that succeeds at once.  No Python code runs while it is held (no
+  call, no allocation, no reference dropped that could be the last), so a
+  finalizer can never find it held by its own thread.
+
+No wake-up is lost between "the ring was empty" and "I am parked": a side
+that must wait registers its waiter under the mutex, then looks at the ring
+once more (after a full barrier on a free-threaded build), and unregisters
+if that second look finds work.  The other side publishes to the ring first,
+then (after the same barrier) reads the parked flag.  Of two threads each
+storing then loading, at least one sees the other's store.
+
+A wake-up is a Python call (``loop.call_soon_threadsafe``) and can raise.
+The operation that issues it has already moved its items, so it succeeds
+all the same: the wake-up is tried once more; if that fails too, the waiter
+is put back where it was, still registered, and the error goes to
+``sys.unraisablehook``.  Such a waiter is marked owed, and a side about to
+park first wakes an owed one, so it is woken by the next operation on the
+channel whichever side makes it.
 """
 
 cimport cython
-from cpython.exc cimport PyErr_CheckSignals
+from cpython.exc cimport PyErr_CheckSignals, PyErr_WarnEx
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.pythread cimport (
     NOWAIT_LOCK,
@@ -26,23 +49,31 @@ from cpython.pythread cimport (
     PyThread_type_lock,
 )
 from cpython.ref cimport Py_DECREF, Py_INCREF, Py_REFCNT
+from libc.stdint cimport uint64_t
 
 from ._awaitable cimport rcpy_install_step
 from ._ring cimport (
+    RCPY_FREE_THREADED,
+    rc_atomic_u64,
+    rc_load_acquire,
+    rc_load_relaxed,
     rc_ring,
-    rc_ring_free,
-    rc_ring_init,
+    rc_ring_delete,
     rc_ring_len,
+    rc_ring_new,
     rc_ring_pop,
     rc_ring_push,
+    rc_store_release,
+    rcpy_fence,
     rcpy_install_gc,
     rcpy_ring_clear,
-    rcpy_ring_pop_list,
+    rcpy_ring_pop_into,
     rcpy_ring_push_list,
+    rcpy_share_refcount,
 )
 
 import asyncio
-from collections import deque
+import sys
 from collections.abc import Sequence
 from time import monotonic
 from types import GenericAlias
@@ -64,10 +95,21 @@ cdef extern from "ringchan/pyloop.h":
     void rcpy_set_running_loop_getter(object getter)
     object rcpy_running_loop()
     int rcpy_loop_running() except -1
+    void rcpy_write_unraisable(object exc, object context)
+
+
+cdef extern from "Python.h":
+    PyObject *PyList_New(Py_ssize_t size)
 
 
 rcpy_set_running_loop_getter(asyncio._get_running_loop)
 cdef object _NOTHING = object()
+# Kept in C: at interpreter exit the module's globals may be gone first.
+cdef object _is_finalizing = sys.is_finalizing
+cdef str _FAILED_WAKE = (
+    "ringchan: waking a task parked on another thread's event loop "
+    "(the operation itself succeeded; the waiter stays registered)"
+)
 
 
 def _resolve(fut):
@@ -83,36 +125,56 @@ cdef object _running_loop():
     return loop
 
 
+cdef inline bint _flag(rc_atomic_u64 *flag) noexcept nogil:
+    return rc_load_acquire(flag) != 0
+
+
 @cython.final
-@cython.freelist(16)
+@cython.no_gc_clear
 cdef class _Waiter:
-    """A task parked on its loop (fut) or a thread parked on a lock."""
+    """A task parked on its loop (fut) or a thread parked on a lock.
+
+    Parked senders form a queue linked through ``next``/``prev``, ordered by
+    ``ticket``: a woken sender beaten to the room parks again at its old
+    place.  ``left`` is set once its owner no longer waits on it, so it is
+    never put back after a failed wake-up.  Every field but the first five
+    is guarded by the channel's mutex.  Never cleared by the collector: the
+    queue's ``prev`` links are not references.
+    """
 
     cdef object fut
     cdef object loop
     cdef unsigned long thread
     cdef PyThread_type_lock lock
+    cdef PyObject *owner  # the Sender a parked send goes through (identity only)
+    cdef unsigned long long ticket
+    cdef _Waiter next
+    cdef PyObject *prev
+    cdef bint queued
+    cdef bint left
 
     def __dealloc__(self):
         if self.lock != NULL:
             PyThread_free_lock(self.lock)
 
 
-cdef _Waiter _loop_waiter(object loop):
+cdef _Waiter _loop_waiter(object loop, object owner):
     cdef _Waiter waiter = _Waiter.__new__(_Waiter)
     waiter.loop = loop
     waiter.fut = loop.create_future()
     waiter.thread = PyThread_get_thread_ident()
+    waiter.owner = <PyObject *>owner
     return waiter
 
 
-cdef _Waiter _thread_waiter():
+cdef _Waiter _thread_waiter(object owner):
     cdef _Waiter waiter = _Waiter.__new__(_Waiter)
     waiter.lock = PyThread_allocate_lock()
     if waiter.lock == NULL:
         raise MemoryError("cannot allocate a lock for a blocked thread")
     # Held from the start: the parked thread blocks on it until a wake releases it.
     PyThread_acquire_lock(waiter.lock, NOWAIT_LOCK)
+    waiter.owner = <PyObject *>owner
     return waiter
 
 
@@ -139,13 +201,6 @@ cdef int _wake(_Waiter waiter) except -1:
 cdef bint _dead(_Waiter waiter) except -1:
     """A task parked on a loop that is closed: it can never run again."""
     return waiter.lock == NULL and waiter.loop.is_closed()
-
-
-cdef int _wake_all(list waiters) except -1:
-    cdef _Waiter waiter
-    for waiter in waiters:
-        _wake(waiter)
-    return 0
 
 
 cdef int _wait(_Waiter waiter, double deadline) except -1:
@@ -202,97 +257,320 @@ cdef _reraise(typ, val, tb):
     raise val
 
 
+cdef enum _Slot:
+    # Where a waiter is registered, to be put back there if waking it fails.
+    SENDERS
+    RECEIVER
+    CLOSED_LIST
+
+
 @cython.final
 @cython.no_gc_clear
 cdef class _Core:
-    """State shared by every handle of one channel.
+    """State shared by every handle of one channel (see the module docstring
+    for what guards each field).
 
     The collector sees the buffered items through the traverse/clear slots
     that pyring.h installs on this type.
     """
 
-    cdef rc_ring ring
+    cdef rc_ring *ring
     cdef Py_ssize_t capacity
-    cdef Py_ssize_t senders
-    cdef bint rx_closed
+    cdef cython.pymutex lock
+    cdef rc_atomic_u64 senders
+    cdef rc_atomic_u64 rx_closed
+    cdef rc_atomic_u64 rx_parked  # rx_waiter is not None
+    cdef rc_atomic_u64 tx_parked  # waiters queued from tx_first
+    cdef rc_atomic_u64 owed  # bits of _Slot: a failed wake-up left a waiter there
     cdef _Waiter rx_waiter
-    cdef object tx_waiters
-    cdef Py_ssize_t tx_parked  # len(tx_waiters), read on every receive
+    cdef _Waiter tx_first
+    cdef PyObject *tx_last
+    cdef unsigned long long tickets
     cdef list closed_waiters
 
     def __cinit__(self, Py_ssize_t capacity):
-        if rc_ring_init(&self.ring, capacity) < 0:
+        self.ring = rc_ring_new(capacity)
+        if self.ring == NULL:
             raise MemoryError(f"cannot allocate a ring of {capacity} items")
         self.capacity = capacity
-        self.senders = 1
-        self.tx_waiters = deque()
+        rc_store_release(&self.senders, 1)
         self.closed_waiters = []
 
     def __dealloc__(self):
-        rcpy_ring_clear(&self.ring)
-        rc_ring_free(&self.ring)
+        rcpy_ring_clear(self.ring)
+        rc_ring_delete(self.ring)
 
-    cdef inline Py_ssize_t length(self):
-        return <Py_ssize_t>rc_ring_len(&self.ring)
+    cdef inline Py_ssize_t length(self) noexcept:
+        return <Py_ssize_t>rc_ring_len(self.ring)
 
-    cdef inline bint ended(self):
+    cdef inline bint ended(self) noexcept:
         """Nothing is buffered and nothing more can arrive."""
-        return rc_ring_len(&self.ring) == 0 and (self.senders == 0 or self.rx_closed)
+        # The flags first: a sender closes after publishing its last item.
+        if rc_load_acquire(&self.senders) != 0 and not _flag(&self.rx_closed):
+            return False
+        return rc_ring_len(self.ring) == 0
 
     cdef str end_message(self):
-        if self.rx_closed:
+        if _flag(&self.rx_closed):
             return _messages.ENDED_BY_RECEIVER
         return _messages.ENDED_BY_SENDERS
 
-    cdef inline int wake_rx(self) except -1:
-        cdef _Waiter waiter = self.rx_waiter
+    # --- the queue of parked senders (mutex held) ----------------------------
+
+    cdef void enqueue(self, _Waiter waiter) noexcept:
+        """Queue waiter at its ticket's place: the back for a first park."""
+        cdef _Waiter after = None
+        cdef _Waiter before
+        if self.tx_last != NULL and (<_Waiter>self.tx_last).ticket > waiter.ticket:
+            before = self.tx_first
+            while before.ticket < waiter.ticket:
+                after = before
+                before = before.next
+        else:
+            if self.tx_last != NULL:
+                after = <_Waiter>self.tx_last
+            before = None
+        waiter.next = before
+        waiter.prev = <PyObject *>after if after is not None else NULL
+        if before is None:
+            self.tx_last = <PyObject *>waiter
+        else:
+            before.prev = <PyObject *>waiter
+        if after is None:
+            self.tx_first = waiter
+        else:
+            after.next = waiter
+        waiter.queued = True
+        rc_store_release(&self.tx_parked, rc_load_relaxed(&self.tx_parked) + 1)
+
+    cdef void unlink(self, _Waiter waiter) noexcept:
+        """Take waiter out of the queue; the caller holds a reference to it."""
+        cdef _Waiter after = <_Waiter>waiter.prev if waiter.prev != NULL else None
+        cdef _Waiter before = waiter.next
+        if before is None:
+            self.tx_last = waiter.prev
+        else:
+            before.prev = waiter.prev
+        if after is None:
+            self.tx_first = before
+        else:
+            after.next = before
+        waiter.next = None
+        waiter.prev = NULL
+        waiter.queued = False
+        rc_store_release(&self.tx_parked, rc_load_relaxed(&self.tx_parked) - 1)
+
+    # --- parking ---------------------------------------------------------------
+
+    cdef bint take_owed(self, _Slot slot) except -1:
+        """Whether a failed wake-up left a waiter in slot; clears the mark."""
+        cdef uint64_t owed
+        if not (rc_load_acquire(&self.owed) & (1 << slot)):
+            return False
+        with self.lock:
+            owed = rc_load_relaxed(&self.owed)
+            rc_store_release(&self.owed, owed & ~(1 << slot))
+        return (owed >> slot) & 1
+
+    cdef bint park_tx(self, Sender tx, _Waiter waiter) except -1:
+        """Queue a sender's waiter; False if its sends must fail instead."""
+        cdef bint refused
+        if self.take_owed(RECEIVER) and self.length():
+            self.wake_rx()
+        with self.lock:
+            refused = _flag(&tx.closed) or _flag(&self.rx_closed)
+            if not refused:
+                if waiter.ticket == 0:
+                    self.tickets += 1
+                    waiter.ticket = self.tickets
+                self.enqueue(waiter)
+        if refused:
+            return False
+        rcpy_fence()
+        return True
+
+    cdef int park_rx(self, Receiver rx, _Waiter waiter) except -1:
+        """Register the receiver's waiter; raise if another receive waits."""
+        cdef _Waiter current
+        cdef bint gone
+        if self.take_owed(SENDERS):
+            self.wake_tx(self.capacity - self.length())
+        while True:
+            with self.lock:
+                current = self.rx_waiter
+                if current is None:
+                    self.rx_waiter = waiter
+                    rc_store_release(&self.rx_parked, 1)
+                else:
+                    gone = current.left
+            if current is None:
+                rcpy_fence()
+                return 0
+            if not (gone or _dead(current)):
+                raise rx.busy()
+            # A waiter nobody waits on any more gives its slot up.
+            with self.lock:
+                if self.rx_waiter is current:
+                    self.rx_waiter = None
+                    rc_store_release(&self.rx_parked, 0)
+
+    cdef int leave(self, _Waiter waiter) except -1:
+        """waiter's owner waits no more: unregister it if it still is."""
+        with self.lock:
+            waiter.left = True
+            if waiter.queued:
+                self.unlink(waiter)
+            elif self.rx_waiter is waiter:
+                self.rx_waiter = None
+                rc_store_release(&self.rx_parked, 0)
+        return 0
+
+    cdef int abandon(self, _Waiter waiter) except -1:
+        """A parked sender gives up (cancelled, timed out, or found room on
+        its own): unregister it; if it was already woken, pass the wake-up
+        on."""
+        cdef bint woken
+        with self.lock:
+            waiter.left = True
+            woken = not waiter.queued
+            if not woken:
+                self.unlink(waiter)
+        if woken and self.length() < self.capacity:
+            self.wake_tx(1)
+        return 0
+
+    # --- waking ------------------------------------------------------------------
+
+    cdef int deliver(self, _Waiter waiter, _Slot slot) except -1:
+        """Wake waiter, registered in slot until now (see the module
+        docstring on failures): 1 once woken or put back, 0 when its loop is
+        closed."""
+        cdef int woken = 1
+        try:
+            return _wake(waiter)
+        except BaseException as exc:
+            if _is_finalizing():
+                # Exiting: a loop left in a daemon thread never runs again.
+                return 0
+            error = exc
+        try:
+            woken = _wake(waiter)
+        except BaseException:
+            if slot == CLOSED_LIST:
+                self.closed_waiters.append(waiter)
+            else:
+                with self.lock:
+                    if waiter.left:
+                        pass
+                    elif slot == SENDERS:
+                        self.enqueue(waiter)
+                        rc_store_release(&self.owed, rc_load_relaxed(&self.owed) | (1 << SENDERS))
+                    elif self.rx_waiter is None:
+                        self.rx_waiter = waiter
+                        rc_store_release(&self.rx_parked, 1)
+                        rc_store_release(&self.owed, rc_load_relaxed(&self.owed) | (1 << RECEIVER))
+        rcpy_write_unraisable(error, _FAILED_WAKE)
+        return woken
+
+    cdef int wake_rx(self) except -1:
+        cdef _Waiter waiter
+        with self.lock:
+            waiter = self.rx_waiter
+            if waiter is not None:
+                self.rx_waiter = None
+                rc_store_release(&self.rx_parked, 0)
         if waiter is not None:
-            self.rx_waiter = None
-            _wake(waiter)
+            self.deliver(waiter, RECEIVER)
         return 0
 
     cdef int wake_tx(self, Py_ssize_t count) except -1:
-        tx_waiters = self.tx_waiters
-        while count > 0 and self.tx_parked:
-            self.tx_parked -= 1
-            count -= _wake(tx_waiters.popleft())
+        """Wake up to count parked senders, oldest first; tasks whose loop
+        is closed are dropped rather than counted."""
+        cdef _Waiter waiter
+        while count > 0:
+            with self.lock:
+                waiter = self.tx_first
+                if waiter is not None:
+                    self.unlink(waiter)
+            if waiter is None:
+                return 0
+            count -= self.deliver(waiter, SENDERS)
         return 0
 
-    cdef int drop_dead_rx_waiter(self) except -1:
-        """Free the receiving slot of a task parked on a closed loop."""
-        if self.rx_waiter is not None and _dead(self.rx_waiter):
-            self.rx_waiter = None
+    cdef int deliver_chain(self, _Waiter chain) except -1:
+        """Wake every waiter of a chain detached from the queue."""
+        cdef _Waiter waiter
+        while chain is not None:
+            waiter = chain
+            chain = waiter.next
+            waiter.next = None
+            self.deliver(waiter, SENDERS)
         return 0
 
-    cdef int release_sender(self) except -1:
-        """One sender handle closed: end the stream after the last one."""
-        self.senders -= 1
-        # Parked sends on the closed handle must fail now; the others just
-        # re-check and park again.
-        cdef list wake = list(self.tx_waiters)
-        self.tx_waiters.clear()
-        self.tx_parked = 0
-        if self.senders == 0 and self.rx_waiter is not None:
-            wake.append(self.rx_waiter)
-            self.rx_waiter = None
-        return _wake_all(wake)
+    # --- closing -------------------------------------------------------------------
+
+    cdef int release_sender(self, Sender tx) except -1:
+        """Close tx (once): fail its parked sends; end the stream after the
+        last sender.  Other handles' parked senders keep their places."""
+        cdef _Waiter chain = None
+        cdef _Waiter waiter
+        cdef _Waiter later
+        cdef _Waiter rx_waiter = None
+        with self.lock:
+            if _flag(&tx.closed):
+                return 0
+            rc_store_release(&tx.closed, 1)
+            rc_store_release(&self.senders, rc_load_relaxed(&self.senders) - 1)
+            waiter = self.tx_first
+            while waiter is not None:
+                later = waiter.next
+                if waiter.owner == <PyObject *>tx:
+                    self.unlink(waiter)
+                    waiter.next = chain
+                    chain = waiter
+                waiter = later
+            if rc_load_relaxed(&self.senders) == 0:
+                rx_waiter = self.rx_waiter
+                self.rx_waiter = None
+                rc_store_release(&self.rx_parked, 0)
+        self.deliver_chain(chain)
+        if rx_waiter is not None:
+            self.deliver(rx_waiter, RECEIVER)
+        return 0
 
     cdef int close_rx(self, bint drop_items) except -1:
-        cdef list wake = []
-        if not self.rx_closed:
-            self.rx_closed = True
-            wake = list(self.tx_waiters)
-            self.tx_waiters.clear()
-            self.tx_parked = 0
-            wake.extend(self.closed_waiters)
-            self.closed_waiters.clear()
-            if self.rx_waiter is not None:
-                wake.append(self.rx_waiter)
-                self.rx_waiter = None
+        """Refuse further sends and wake everyone parked.  Called again, it
+        wakes whoever a failed wake-up left registered."""
+        cdef _Waiter chain
+        cdef _Waiter waiter
+        cdef _Waiter rx_waiter
+        cdef list fresh = []
+        cdef list closed_waiters
+        with self.lock:
+            rc_store_release(&self.rx_closed, 1)
+            chain = self.tx_first
+            self.tx_first = None
+            self.tx_last = NULL
+            rc_store_release(&self.tx_parked, 0)
+            waiter = chain
+            while waiter is not None:
+                waiter.queued = False
+                waiter.prev = NULL
+                waiter = waiter.next
+            closed_waiters = self.closed_waiters
+            self.closed_waiters = fresh
+            rx_waiter = self.rx_waiter
+            self.rx_waiter = None
+            rc_store_release(&self.rx_parked, 0)
+        self.deliver_chain(chain)
+        for waiter in closed_waiters:
+            self.deliver(waiter, CLOSED_LIST)
+        if rx_waiter is not None:
+            self.deliver(rx_waiter, RECEIVER)
         if drop_items:
             # After the close: a finalizer run by a dropped item cannot send.
-            rcpy_ring_clear(&self.ring)
-        return _wake_all(wake)
+            rcpy_ring_clear(self.ring)
+        return 0
 
 
 cdef Py_ssize_t _ring_offset():
@@ -317,9 +595,23 @@ cdef enum _OpKind:
     SEND_MANY
 
 
+cdef str _method_name(_OpKind kind):
+    if kind == SEND_ONE:
+        return "Sender.send()"
+    if kind == SEND_MANY:
+        return "Sender.send_many()"
+    if kind == RECV_ONE:
+        return "Receiver.recv()"
+    if kind == RECV_MANY:
+        return "Receiver.recv_many()"
+    return "Receiver.__anext__()"
+
+
+# No freelist: it would hand out objects still marked as finalized, whose
+# never-awaited warning would then never fire.  GIL builds reuse a handle's
+# spare instead.
 @cython.final
 @cython.no_gc_clear
-@cython.freelist(16)
 cdef class _Op:
     """The awaitable of every operation that may wait: send, send_many, recv,
     recv_many and ``__anext__``.
@@ -331,11 +623,12 @@ cdef class _Op:
     send_many, :attr:`sent` counts the items enqueued so far: after a
     cancellation, ``items[:sent]`` went through.
 
-    A finished operation lets go of its handle and items and goes back to
-    its handle as the spare, which the handle hands out again once nobody
-    else holds it (``_Handle.new_op``): the hot path allocates nothing.  An
-    operation in flight refers to its handle, never the other way round, so
-    an awaitable dropped unawaited is not in a reference cycle.
+    On a GIL build a finished operation lets go of its handle and items and
+    goes back to its handle as the spare, which the handle hands out again
+    once nobody else holds it (``_Handle.new_op``): the hot path allocates
+    nothing.  An operation in flight refers to its handle, never the other
+    way round, so an awaitable dropped unawaited is not in a reference
+    cycle; it warns, as a coroutine never awaited does.
     """
 
     cdef _OpKind kind
@@ -345,7 +638,7 @@ cdef class _Op:
     cdef readonly Py_ssize_t sent
     cdef Py_ssize_t max_items
     cdef _Waiter waiter
-    cdef bint parked_before
+    cdef unsigned long long ticket  # a parked send's place in the queue
     cdef bint done
 
     def __await__(self):
@@ -359,6 +652,16 @@ cdef class _Op:
         if parked:
             return result
         raise StopIteration(result)
+
+    def __del__(self):
+        if self.waiter is not None:
+            # Parked in a task dropped unfinished: give its place up.
+            self.close()
+        elif not self.done and (self.tx is not None or self.rx is not None):
+            message = f"ringchan {_method_name(self.kind)} was never awaited"
+            if self.tx is not None:
+                message += ": nothing was sent"
+            PyErr_WarnEx(RuntimeWarning, message.encode(), 1)
 
     cdef inline void finish(self) noexcept:
         # Fields are reset only when set: on the fast paths most are None
@@ -375,7 +678,7 @@ cdef class _Op:
         elif self.rx is not None:
             handle = self.rx
             self.rx = None
-        if handle is not None:
+        if not RCPY_FREE_THREADED and handle is not None:
             handle.spare = self
 
     cdef object attempt(self):
@@ -389,52 +692,65 @@ cdef class _Op:
             return None if self.sent == len(items) else _NOTHING
         return self.rx.take(self.kind, self.max_items)
 
-    cdef int register(self, _Waiter waiter) except -1:
-        """Park: no Python call between the last attempt and this."""
-        cdef _Core core
-        if self.tx is not None:
-            self.tx.park(waiter, self.parked_before)
-            self.parked_before = True
-            return 0
-        core = self.rx.core
-        if core.rx_waiter is not None:
-            raise self.rx.busy()
-        core.rx_waiter = waiter
-        return 0
+    cdef _Core core(self):
+        return self.tx.core if self.tx is not None else self.rx.core
 
     cdef int step(self, PyObject **out) except -1:
         """Any attempt the fast paths of _op_step did not finish."""
         cdef Py_ssize_t sent
+        cdef _Waiter waiter = self.waiter
+        cdef _Core core
         if self.done or (self.tx is None and self.rx is None):
             _unusable(self.done)
         # Done while it runs: Python code it calls (a wake-up, a finalizer
         # run by an allocation) cannot start it again.
         self.done = True
-        self.waiter = None
+        core = self.core()
         try:
+            if waiter is not None:
+                # Resumed: whoever woke it unregistered it, unless the
+                # future was resolved some other way.
+                self.waiter = None
+                core.leave(waiter)
             result = self.attempt()
             if result is _NOTHING:
-                waiter = _loop_waiter(_running_loop())
-                if self.rx is not None:
-                    self.rx.core.drop_dead_rx_waiter()
+                loop = _running_loop()
                 while True:
+                    # Register first, then look again: see the module docstring.
                     sent = self.sent
+                    waiter = _loop_waiter(loop, self.tx)
+                    if self.tx is not None:
+                        waiter.ticket = self.ticket
+                        if not core.park_tx(self.tx, waiter):
+                            result = self.attempt()  # raises Closed
+                            if result is not _NOTHING:
+                                break
+                            continue
+                        self.ticket = waiter.ticket
+                    else:
+                        core.park_rx(self.rx, waiter)
                     result = self.attempt()
-                    if result is not _NOTHING:
-                        break
-                    # Park only after an attempt that made no progress: one
-                    # that enqueued items woke the receiver, which may have
-                    # run Python code, letting another thread change the
-                    # channel since.
-                    if self.sent == sent:
-                        self.register(waiter)
-                        self.done = False
-                        self.waiter = waiter
-                        fut = waiter.fut
-                        fut._asyncio_future_blocking = True
-                        Py_INCREF(fut)
-                        out[0] = <PyObject *>fut
-                        return 1
+                    if result is not _NOTHING or self.sent != sent:
+                        # Work found after all.  A sender passes on a wake-up
+                        # it got meanwhile: its items went into room freed
+                        # before, maybe not the room that wake-up was for.
+                        # One that enqueued items woke the receiver, which
+                        # may have run Python code, so the channel may have
+                        # changed since: look again.
+                        if self.tx is not None:
+                            core.abandon(waiter)
+                        else:
+                            core.leave(waiter)
+                        if result is not _NOTHING:
+                            break
+                        continue
+                    self.done = False
+                    self.waiter = waiter
+                    fut = waiter.fut
+                    fut._asyncio_future_blocking = True
+                    Py_INCREF(fut)
+                    out[0] = <PyObject *>fut
+                    return 1
         except BaseException:
             self.finish()
             raise
@@ -452,14 +768,12 @@ cdef class _Op:
 
     def close(self):
         cdef _Waiter waiter = self.waiter
-        cdef _Core core
         if waiter is not None:
+            self.waiter = None
             if self.tx is not None:
-                self.tx.abandon(waiter)
+                self.tx.core.abandon(waiter)
             else:
-                core = self.rx.core
-                if core.rx_waiter is waiter:
-                    core.rx_waiter = None
+                self.rx.core.leave(waiter)
         # Closed, like a coroutine, it is finished: awaiting it again is an error.
         self.finish()
 
@@ -480,14 +794,15 @@ cdef int _op_step(object obj, PyObject **out) except -1:
     elif op.kind == SEND_ONE:
         tx = op.tx
         core = tx.core
-        if not (tx.closed or core.rx_closed):
+        if not (_flag(&tx.closed) or _flag(&core.rx_closed)):
             ptr = <PyObject *>op.item
             # The ring's reference is taken before the slot is claimed, so
             # nothing runs between claiming and publishing it.
             Py_INCREF(<object>ptr)
-            if rc_ring_push(&core.ring, ptr):
+            if rc_ring_push(core.ring, ptr):
                 op.finish()
-                if core.rx_waiter is not None:
+                rcpy_fence()
+                if rc_load_relaxed(&core.rx_parked):
                     core.wake_rx()
                 Py_INCREF(None)
                 out[0] = <PyObject *>None
@@ -495,12 +810,14 @@ cdef int _op_step(object obj, PyObject **out) except -1:
             Py_DECREF(<object>ptr)
     elif op.kind == RECV_ONE or op.kind == RECV_NEXT:
         core = op.rx.core
-        ptr = <PyObject *>rc_ring_pop(&core.ring)
+        with cython.critical_section(core):
+            ptr = <PyObject *>rc_ring_pop(core.ring)
         if ptr != NULL:
             # The ring's reference becomes the result's.
             out[0] = ptr
             op.finish()
-            if core.tx_parked:
+            rcpy_fence()
+            if rc_load_relaxed(&core.tx_parked):
                 core.wake_tx(1)
             return 0
     return op.step(out)
@@ -514,23 +831,24 @@ cdef class _Handle:
     """What both handles share: the channel core, its size, closing on exit."""
 
     cdef _Core core
-    cdef _Op spare  # a finished awaitable, for new_op to hand out again
+    cdef _Op spare  # GIL builds: a finished awaitable, for new_op to hand out again
     cdef object __weakref__
 
     __class_getitem__ = classmethod(GenericAlias)
 
     @cython.final
     cdef _Op new_op(self, _OpKind kind):
-        """An awaitable of *kind* for this handle: the spare one when nobody
-        else holds it any more, else a new one."""
-        cdef _Op op = self.spare
+        """An awaitable of *kind* for this handle: on a GIL build the spare
+        one when nobody else holds it any more, else a new one.  Without a
+        GIL, threads sharing a handle would race for the spare."""
+        cdef _Op op = None if RCPY_FREE_THREADED else self.spare
         # References: the spare slot and op.
         if op is None or Py_REFCNT(op) != 2:
             op = _Op.__new__(_Op)
         else:
             self.spare = None
             op.sent = 0
-            op.parked_before = False
+            op.ticket = 0
             op.done = False
         op.kind = kind
         return op
@@ -575,19 +893,19 @@ cdef class Sender(_Handle):
     explicitly, by ``with``/``async with``, or by being garbage-collected.
     """
 
-    cdef bint closed
+    cdef rc_atomic_u64 closed
 
     @property
     def is_closed(self):
         """True when sends through this handle fail: it or the receiver is closed."""
-        return self.closed or self.core.rx_closed
+        return _flag(&self.closed) or _flag(&self.core.rx_closed)
 
     @cython.final
     cdef str refusal(self):
         """Why a send must fail now, or None."""
-        if self.closed:
+        if _flag(&self.closed):
             return _messages.SENDER_CLOSED
-        if self.core.rx_closed:
+        if _flag(&self.core.rx_closed):
             return _messages.RECEIVER_CLOSED
         return None
 
@@ -595,15 +913,17 @@ cdef class Sender(_Handle):
     cdef bint push_one(self, object item) except -1:
         """Enqueue item if there is room; raise Closed if sends must fail."""
         cdef _Core core = self.core
-        if self.closed or core.rx_closed:
+        if _flag(&self.closed) or _flag(&core.rx_closed):
             raise Closed(self.refusal(), item)
         # The reference the ring will own is taken before the slot is claimed,
         # so nothing runs between claiming and publishing it.
         Py_INCREF(item)
-        if not rc_ring_push(&core.ring, <PyObject *>item):
+        if not rc_ring_push(core.ring, <PyObject *>item):
             Py_DECREF(item)
             return False
-        core.wake_rx()
+        rcpy_fence()
+        if rc_load_relaxed(&core.rx_parked):
+            core.wake_rx()
         return True
 
     @cython.final
@@ -614,50 +934,31 @@ cdef class Sender(_Handle):
         """
         cdef _Core core = self.core
         cdef Py_ssize_t pushed
-        if self.closed or core.rx_closed:
+        if _flag(&self.closed) or _flag(&core.rx_closed):
             raise Closed(self.refusal(), items[start] if single else items[start:])
-        pushed = rcpy_ring_push_list(&core.ring, items, start)
+        with cython.critical_section(items):
+            pushed = rcpy_ring_push_list(core.ring, items, start)
         if pushed:
-            core.wake_rx()
+            rcpy_fence()
+            if rc_load_relaxed(&core.rx_parked):
+                core.wake_rx()
         return pushed
-
-    @cython.final
-    cdef int park(self, _Waiter waiter, bint parked_before) except -1:
-        cdef _Core core = self.core
-        if parked_before:
-            # Woken but beaten to the room: keep its place at the front.
-            core.tx_waiters.appendleft(waiter)
-        else:
-            core.tx_waiters.append(waiter)
-        core.tx_parked += 1
-        return 0
-
-    @cython.final
-    cdef int abandon(self, _Waiter waiter) except -1:
-        """Unpark waiter; if it was already woken, pass the wake-up on."""
-        cdef _Core core = self.core
-        try:
-            core.tx_waiters.remove(waiter)
-            core.tx_parked -= 1
-            return 0
-        except ValueError:
-            pass
-        if core.length() < core.capacity:
-            core.wake_tx(1)
-        return 0
 
     def clone(self):
         """Return a new, open handle to the same channel."""
-        if self.closed:
+        cdef _Core core = self.core
+        cdef bint refused
+        with core.lock:
+            refused = _flag(&self.closed)
+            if not refused:
+                rc_store_release(&core.senders, rc_load_relaxed(&core.senders) + 1)
+        if refused:
             raise Closed(_messages.CLONE_CLOSED)
-        self.core.senders += 1
-        return Sender(self.core)
+        return _handle(Sender(core))
 
     def close(self):
         """Close this handle (idempotent); the stream ends after the last one."""
-        if not self.closed:
-            self.closed = True
-            self.core.release_sender()
+        self.core.release_sender(self)
 
     def __del__(self):
         self.close()
@@ -737,11 +1038,12 @@ cdef class Sender(_Handle):
 
     @cython.final
     cdef int blocking_send_all(self, list items, bint single, double deadline) except -1:
+        cdef _Core core = self.core
         cdef Py_ssize_t sent = 0
         cdef Py_ssize_t total = len(items)
-        cdef bint parked_before = False
+        cdef Py_ssize_t before
+        cdef unsigned long long ticket = 0
         cdef bint expired = False
-        cdef Py_ssize_t pushed
         cdef _Waiter waiter
         while True:
             sent += self.push_many(items, sent, single)
@@ -749,38 +1051,45 @@ cdef class Sender(_Handle):
                 return 0
             if expired:
                 raise send_timeout(items[0] if single else items[sent:], single)
-            waiter = _thread_waiter()
-            while True:
-                pushed = self.push_many(items, sent, single)
-                sent += pushed
-                if sent == total:
-                    return 0
-                # Park only after a push of nothing: see _Op.step.
-                if not pushed:
-                    break
-            self.park(waiter, parked_before)
-            parked_before = True
+            # Register first, then look again: see the module docstring.
+            waiter = _thread_waiter(self)
+            waiter.ticket = ticket
+            if not core.park_tx(self, waiter):
+                continue  # the next push raises Closed
+            ticket = waiter.ticket
+            before = sent
+            sent += self.push_many(items, sent, single)
+            if sent == total or sent != before:
+                core.abandon(waiter)  # passes on a wake-up it got meanwhile: see _Op.step
+                continue
             try:
                 woken = _wait(waiter, deadline)
             except BaseException:
-                self.abandon(waiter)
+                core.abandon(waiter)
                 raise
-            if not woken:
+            if woken:
+                core.leave(waiter)
+            else:
                 # One last try without waiting, in case room came at the end.
-                self.abandon(waiter)
+                core.abandon(waiter)
                 expired = True
 
     async def wait_closed(self):
         """Return once the receiver is closed: the producers' signal to stop."""
         cdef _Core core = self.core
-        if self.closed:
+        cdef bint registered = False
+        if _flag(&self.closed):
             raise Closed(_messages.WAIT_CLOSED_CLOSED)
-        if core.rx_closed:
+        if _flag(&core.rx_closed):
             return
-        waiter = _loop_waiter(_running_loop())
-        if core.rx_closed:
+        waiter = _loop_waiter(_running_loop(), None)
+        closed_waiters = core.closed_waiters
+        # Appending may allocate: done outside the mutex, re-checked inside.
+        closed_waiters.append(waiter)
+        with core.lock:
+            registered = core.closed_waiters is closed_waiters and not _flag(&core.rx_closed)
+        if not registered:
             return
-        core.closed_waiters.append(waiter)
         try:
             await waiter.fut
         finally:
@@ -799,7 +1108,7 @@ cdef class Receiver(_Handle):
     @property
     def is_closed(self):
         """True once nothing new can arrive: receiver or every sender closed."""
-        return self.core.rx_closed or self.core.senders == 0
+        return _flag(&self.core.rx_closed) or rc_load_acquire(&self.core.senders) == 0
 
     def close(self):
         """Refuse further sends (idempotent); buffered items stay receivable."""
@@ -807,6 +1116,13 @@ cdef class Receiver(_Handle):
 
     def __del__(self):
         self.core.close_rx(True)
+
+    def _parked(self):
+        """(parked senders, whether the receiver is parked): for the tests."""
+        return (
+            <Py_ssize_t>rc_load_acquire(&self.core.tx_parked),
+            _flag(&self.core.rx_parked),
+        )
 
     @cython.final
     cdef object busy(self):
@@ -818,20 +1134,33 @@ cdef class Receiver(_Handle):
         cdef _Core core = self.core
         cdef PyObject *ptr
         cdef list items
+        cdef Py_ssize_t count
         if mode != RECV_MANY:
-            ptr = <PyObject *>rc_ring_pop(&core.ring)
+            with cython.critical_section(core):
+                ptr = <PyObject *>rc_ring_pop(core.ring)
             if ptr != NULL:
                 item = <object>ptr
                 Py_DECREF(item)
-                if core.tx_parked:
+                rcpy_fence()
+                if rc_load_relaxed(&core.tx_parked):
                     core.wake_tx(1)
                 return item
         else:
-            items = rcpy_ring_pop_list(&core.ring, max_items) if core.length() else []
-            if items:
-                if core.tx_parked:
-                    core.wake_tx(len(items))
-                return items
+            count = min(core.length(), max_items)
+            if count:
+                # Made before the pops: making it may run finalizers.
+                ptr = PyList_New(count)
+                if ptr == NULL:
+                    raise MemoryError()
+                items = <list>ptr
+                Py_DECREF(items)
+                with cython.critical_section(core):
+                    count = rcpy_ring_pop_into(core.ring, items)
+                if count:
+                    rcpy_fence()
+                    if rc_load_relaxed(&core.tx_parked):
+                        core.wake_tx(count)
+                    return items
         if core.ended():
             if mode == RECV_NEXT:
                 raise StopAsyncIteration
@@ -906,19 +1235,16 @@ cdef class Receiver(_Handle):
             result = self.take(mode, max_items)
             if result is not _NOTHING:
                 return result
-            waiter = _thread_waiter()
-            core.drop_dead_rx_waiter()
-            result = self.take(mode, max_items)
-            if result is not _NOTHING:
-                return result
-            if core.rx_waiter is not None:
-                raise self.busy()
-            core.rx_waiter = waiter
+            # Register first, then look again: see the module docstring.
+            waiter = _thread_waiter(None)
+            core.park_rx(self, waiter)
             try:
+                result = self.take(mode, max_items)
+                if result is not _NOTHING:
+                    return result
                 woken = _wait(waiter, deadline)
             finally:
-                if core.rx_waiter is waiter:
-                    core.rx_waiter = None
+                core.leave(waiter)
             if not woken:
                 result = self.take(mode, max_items)
                 if result is not _NOTHING:
@@ -936,6 +1262,12 @@ cdef class Receiver(_Handle):
             raise StopIteration from None
 
 
+cdef inline object _handle(object handle):
+    """A new handle, closed by whichever thread drops it last (pyring.h)."""
+    rcpy_share_refcount(handle)
+    return handle
+
+
 def channel(capacity):
     """Create a bounded channel; return its first sender and its receiver.
 
@@ -943,4 +1275,4 @@ def channel(capacity):
     :data:`MAX_CAPACITY`.  The channel is bound to no event loop or thread.
     """
     cdef _Core core = _Core(check_capacity(capacity))
-    return Sender(core), Receiver(core)
+    return _handle(Sender(core)), _handle(Receiver(core))

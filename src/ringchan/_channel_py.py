@@ -3,12 +3,24 @@
 It is the reference for behaviour and types: the C channel in ``_channel_c``
 matches it method for method, and the test suite runs against both.  Selected
 with ``RINGCHAN_NO_EXTENSIONS=1``.
+
+Every read and write of the channel's state, items and waiters alike, is
+made with the channel's lock held, and each decision to park is taken in the
+same locked section as the check that found no item or no room, so it is
+correct without a GIL.  Wake-ups are made after the lock is released.  A
+wake-up that raises is handled as in the C channel: the operation that
+issued it has moved its items and succeeds; the wake-up is tried once more,
+and if that fails too the waiter is put back, marked owed (the next side
+about to park wakes it first) and the error goes to ``sys.unraisablehook``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import sys
 import threading
+import warnings
 from collections import deque
 from functools import partial
 from time import monotonic
@@ -50,12 +62,40 @@ def _resolve(fut: "asyncio.Future[None]") -> None:
         fut.set_result(None)
 
 
-class _LoopWaiter:
+class _Report:
+    """Hands an exception to ``sys.unraisablehook``, the way Python reports
+    one raised in a finalizer: by raising it in one."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def __del__(self) -> None:
+        exc, self.exc = self.exc, None  # type: ignore[assignment]
+        raise exc
+
+
+class _Parked:
+    """What every waiter carries: the handle it sends through (None for the
+    receiver), its place in the queue of parked senders, and whether its
+    owner still waits on it (all guarded by the channel's lock)."""
+
+    __slots__ = ("left", "owner", "ticket")
+
+    def __init__(self, owner: Any) -> None:
+        self.owner = owner
+        self.ticket = 0
+        self.left = False
+
+
+class _LoopWaiter(_Parked):
     """A task parked on its event loop; woken at most once."""
 
     __slots__ = ("fut", "loop", "thread")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, owner: Any = None) -> None:
+        super().__init__(owner)
         self.loop = loop
         self.fut: asyncio.Future[None] = loop.create_future()
         self.thread = _get_ident()
@@ -76,12 +116,13 @@ class _LoopWaiter:
                 raise
 
 
-class _ThreadWaiter:
+class _ThreadWaiter(_Parked):
     """A thread parked with the GIL released; woken at most once."""
 
     __slots__ = ("lock",)
 
-    def __init__(self) -> None:
+    def __init__(self, owner: Any = None) -> None:
+        super().__init__(owner)
         self.lock = threading.Lock()
         self.lock.acquire()
 
@@ -102,9 +143,8 @@ _Waiter = Union[_LoopWaiter, _ThreadWaiter]
 _W = TypeVar("_W", _LoopWaiter, _ThreadWaiter)
 
 
-def _wake_all(waiters: Iterable[_Waiter]) -> None:
-    for waiter in waiters:
-        waiter.wake()
+#: Where a waiter is registered, to be put back there if waking it fails.
+_SENDERS, _RECEIVER, _CLOSED_LIST = range(3)
 
 
 def _check_not_in_loop(what: str, instead: str) -> None:
@@ -132,10 +172,12 @@ class _Core:
         "closed_waiters",
         "deferred",
         "lock",
+        "owed",
         "owner",
         "rx_closed",
         "rx_waiter",
         "senders",
+        "tickets",
         "tx_waiters",
     )
 
@@ -144,12 +186,16 @@ class _Core:
         self.buf: Deque[Any] = deque()
         self.lock = threading.Lock()
         self.owner = 0
-        self.deferred: List[Callable[[], None]] = []
+        self.deferred: List[Tuple[Callable[..., None], Tuple[Any, ...]]] = []
         self.senders = 1
         self.rx_closed = False
         self.rx_waiter: Optional[_Waiter] = None
+        #: Parked senders, in ticket order.
         self.tx_waiters: Deque[_Waiter] = deque()
+        self.tickets = itertools.count(1)
         self.closed_waiters: List[_LoopWaiter] = []
+        #: Slots where a failed wake-up left a waiter registered.
+        self.owed: set = set()
 
     def __enter__(self) -> None:
         self.lock.acquire()
@@ -164,16 +210,20 @@ class _Core:
     def _run_deferred(self) -> None:
         with self:
             deferred, self.deferred = self.deferred, []
-        for func in deferred:
-            func()
+        for func, args in deferred:
+            func(*args)
 
-    def finalize(self, func: Callable[[], None]) -> None:
-        """Run a handle's finalizer now, or after the state change under way
-        in this thread if the cycle collector interrupted one."""
-        if self.owner == _get_ident():
-            self.deferred.append(func)
+    def finalize(
+        self, func: Callable[..., None], *args: Any, _ident: Callable[[], int] = _get_ident
+    ) -> None:
+        """Run a handle's finalizer, ``func(*args)``, now, or after the state
+        change under way in this thread if the cycle collector interrupted
+        one.  It takes no module global: at interpreter exit they may be
+        gone before the handles are finalized."""
+        if self.owner == _ident():
+            self.deferred.append((func, args))
         else:
-            func()
+            func(*args)
 
     def ended(self) -> bool:
         """Nothing is buffered and nothing more can arrive (lock held)."""
@@ -189,46 +239,135 @@ class _Core:
         return waiter
 
     def take_tx_waiters(self, count: int) -> List[_Waiter]:
-        """Up to *count* parked senders to wake; tasks whose loop is closed
-        are dropped rather than counted, since they can never use the room."""
+        """Up to *count* parked senders to wake, oldest first (lock held)."""
         tx_waiters = self.tx_waiters
-        wake: List[_Waiter] = []
-        while len(wake) < count and tx_waiters:
-            waiter = tx_waiters.popleft()
-            if not waiter.dead():
-                wake.append(waiter)
-        return wake
+        return [tx_waiters.popleft() for _ in range(min(count, len(tx_waiters)))]
 
-    def release_sender(self) -> None:
-        """One sender handle closed: end the stream after the last one."""
+    def enqueue(self, waiter: _Waiter) -> None:
+        """Queue a sender's waiter at its ticket's place (lock held): the
+        back on a first park, its old place when it parks again."""
+        tx_waiters = self.tx_waiters
+        if not waiter.ticket:
+            waiter.ticket = next(self.tickets)
+        if not tx_waiters or tx_waiters[-1].ticket < waiter.ticket:
+            tx_waiters.append(waiter)
+            return
+        place = 0
+        for place, other in enumerate(tx_waiters):  # noqa: B007 - used below
+            if other.ticket > waiter.ticket:
+                break
+        tx_waiters.insert(place, waiter)
+
+    def take_owed(self, slot: int) -> bool:
+        """Whether a failed wake-up left a waiter in *slot* (lock held)."""
+        if slot in self.owed:
+            self.owed.discard(slot)
+            return True
+        return False
+
+    def leave(self, waiter: _Waiter) -> bool:
+        """*waiter*'s owner waits no more: unregister it if it still is.
+        Returns whether it was still registered (not woken)."""
+        with self:
+            waiter.left = True
+            if self.rx_waiter is waiter:
+                self.rx_waiter = None
+                return True
+            try:
+                self.tx_waiters.remove(waiter)
+            except ValueError:
+                return False
+            return True
+
+    def deliver(
+        self,
+        waiters: Iterable[_Waiter],
+        slot: int,
+        _report: Callable[[BaseException], object] = _Report,
+        _finalizing: Callable[[], bool] = sys.is_finalizing,
+    ) -> int:
+        """Wake each waiter, registered in *slot* until now; returns how
+        many were woken or put back (a task whose loop is closed is neither).
+        The defaults keep what it needs at interpreter exit, when handles
+        are finalized after the module's globals are gone."""
+        woken = 0
+        for waiter in waiters:
+            if waiter.dead():
+                continue
+            try:
+                waiter.wake()
+            except BaseException as first:  # noqa: BLE001 - reported below
+                if _finalizing():
+                    continue  # a loop left in a daemon thread never runs again
+                try:
+                    waiter.wake()
+                except BaseException:  # noqa: BLE001 - the first is reported
+                    self.put_back(waiter, slot)
+                _report(first)
+            woken += 1
+        return woken
+
+    def put_back(self, waiter: _Waiter, slot: int) -> None:
+        """Register *waiter* in *slot* again after a failed wake-up."""
+        with self:
+            if slot == _CLOSED_LIST:
+                self.closed_waiters.append(waiter)  # type: ignore[arg-type]
+            elif waiter.left:
+                return
+            elif slot == _SENDERS:
+                self.enqueue(waiter)
+            elif self.rx_waiter is None:
+                self.rx_waiter = waiter
+            else:
+                return
+            self.owed.add(slot)
+
+    def wake_rx(self) -> None:
+        with self:
+            waiter = self.take_rx_waiter()
+        if waiter is not None:
+            self.deliver([waiter], _RECEIVER)
+
+    def wake_tx(self, count: int) -> None:
+        """Wake up to *count* parked senders; tasks whose loop is closed are
+        dropped rather than counted, since they can never use the room."""
+        while count > 0:
+            with self:
+                wake = self.take_tx_waiters(count)
+            if not wake:
+                return
+            count -= self.deliver(wake, _SENDERS)
+
+    def release_sender(self, sender: Any) -> None:
+        """*sender* closed: fail its parked sends; end the stream after the
+        last sender.  Other handles' parked senders keep their places."""
         with self:
             self.senders -= 1
-            # Parked sends on the closed handle must fail now; the others
-            # just re-check and park again.
-            wake = list(self.tx_waiters)
-            self.tx_waiters.clear()
-            if self.senders == 0 and self.rx_waiter is not None:
-                wake.append(self.rx_waiter)
-                self.rx_waiter = None
-        _wake_all(wake)
+            mine = [w for w in self.tx_waiters if w.owner is sender]
+            for waiter in mine:
+                self.tx_waiters.remove(waiter)
+            rx_waiter = self.take_rx_waiter() if self.senders == 0 else None
+        self.deliver(mine, _SENDERS)
+        if rx_waiter is not None:
+            self.deliver([rx_waiter], _RECEIVER)
 
     def close_rx(self, drop_items: bool) -> None:
+        """Refuse further sends and wake everyone parked.  Called again, it
+        wakes whoever a failed wake-up left registered."""
         dropped: List[Any] = []
         with self:
             if drop_items:
                 dropped = list(self.buf)
                 self.buf.clear()
-            if self.rx_closed:
-                return
             self.rx_closed = True
-            wake: List[_Waiter] = list(self.tx_waiters)
+            senders = list(self.tx_waiters)
             self.tx_waiters.clear()
-            wake.extend(self.closed_waiters)
-            self.closed_waiters.clear()
-            if self.rx_waiter is not None:
-                wake.append(self.rx_waiter)
-                self.rx_waiter = None
-        _wake_all(wake)
+            closed_waiters, self.closed_waiters = self.closed_waiters, []
+            rx_waiter = self.take_rx_waiter()
+        self.deliver(senders, _SENDERS)
+        self.deliver(closed_waiters, _CLOSED_LIST)
+        if rx_waiter is not None:
+            self.deliver([rx_waiter], _RECEIVER)
         # The items go last, outside the lock: their finalizers may be anything.
         del dropped
 
@@ -241,12 +380,22 @@ class _Await(Generic[_T]):
     directly.  The coroutine doing the work starts on the first step.
     """
 
-    __slots__ = ("_args", "_coro", "_func")
+    __slots__ = ("_args", "_coro", "_func", "_name")
 
-    def __init__(self, func: Any, *args: Any) -> None:
+    def __init__(self, name: str, func: Any, *args: Any) -> None:
+        self._name = name
         self._func: Any = func
         self._args = args
         self._coro: Any = None
+
+    def __del__(self) -> None:
+        # getattr: __init__ may have failed before setting it.
+        if getattr(self, "_func", None) is not None:
+            message = f"ringchan {self._name} was never awaited"
+            if self._name.startswith("Sender"):
+                message += ": nothing was sent"
+            # Level 2: the line that dropped it, usually the one that made it.
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
 
     def _start(self, func: Any) -> Any:
         return func(*self._args)
@@ -255,7 +404,10 @@ class _Await(Generic[_T]):
         func, self._func = self._func, None
         if func is None:
             raise RuntimeError(_messages.REUSED)
-        return self._start(func)
+        coro = self._start(func)
+        # The coroutine holds them now; a finished awaitable must not.
+        self._args = ()
+        return coro
 
     def __await__(self) -> Generator[Any, None, _T]:
         # Awaited directly, the coroutine runs with nothing in between.
@@ -312,7 +464,7 @@ class SendMany(_Await[None]):
     __slots__ = ("sent",)
 
     def __init__(self, sender: "Sender[Any]", items: List[Any]) -> None:
-        super().__init__(sender._send_all, items, False)
+        super().__init__("Sender.send_many()", sender._send_all, items, False)
         self.sent = 0
 
     def _start(self, func: Any) -> Any:
@@ -427,12 +579,12 @@ class Sender(_Handle, Generic[_T]):
             if self._closed:
                 return
             self._closed = True
-        self._core.release_sender()
+        self._core.release_sender(self)
 
     def __del__(self) -> None:
         if not self._closed:
             self._closed = True
-            self._core.finalize(self._core.release_sender)
+            self._core.finalize(self._core.release_sender, self)
 
     def try_send(self, item: _T, /) -> None:
         """Enqueue *item* now, or raise :class:`Full` (or :class:`Closed`)."""
@@ -446,7 +598,7 @@ class Sender(_Handle, Generic[_T]):
             core.buf.append(item)
             waiter = core.take_rx_waiter()
         if waiter is not None:
-            waiter.wake()
+            core.deliver([waiter], _RECEIVER)
 
     def try_send_many(self, items: Sequence[_T], /) -> int:
         """Enqueue as many of *items* as fit now, in order; return how many.
@@ -471,7 +623,7 @@ class Sender(_Handle, Generic[_T]):
             core.buf.extend(seq[:count])
             waiter = core.take_rx_waiter() if count else None
         if waiter is not None:
-            waiter.wake()
+            core.deliver([waiter], _RECEIVER)
         return count
 
     def send(self, item: _T, /) -> _Await[None]:
@@ -479,7 +631,7 @@ class Sender(_Handle, Generic[_T]):
 
         If the await is cancelled, *item* was not sent.
         """
-        return _Await(self._send_all, [item], True, None)
+        return _Await("Sender.send()", self._send_all, [item], True, None)
 
     def send_many(self, items: Iterable[_T], /) -> SendMany:
         """Enqueue every item of *items* in order, waiting for room as needed.
@@ -495,11 +647,12 @@ class Sender(_Handle, Generic[_T]):
         items: List[Any],
         sent: int,
         single: bool,
-        new_waiter: Optional[Callable[[], _W]],
-        parked_before: bool,
+        new_waiter: Optional[Callable[[Any], _W]],
+        ticket: int,
     ) -> Tuple[int, Optional[_W]]:
         """Enqueue what fits of ``items[sent:]``; return the new count sent and,
-        if items are left and *new_waiter* is given, the waiter parked for room."""
+        if items are left and *new_waiter* is given, the waiter parked for
+        room, at the place of *ticket* if it parked before."""
         core = self._core
         waiter = None
         with core:
@@ -511,47 +664,49 @@ class Sender(_Handle, Generic[_T]):
             sent += count
             rx_waiter = core.take_rx_waiter() if count else None
             if sent < len(items) and new_waiter is not None:
-                waiter = new_waiter()
-                if parked_before:
-                    # Woken but beaten to the room: keep its place at the front.
-                    core.tx_waiters.appendleft(waiter)
-                else:
-                    core.tx_waiters.append(waiter)
+                if rx_waiter is None and core.buf and core.take_owed(_RECEIVER):
+                    rx_waiter = core.take_rx_waiter()
+                waiter = new_waiter(self)
+                waiter.ticket = ticket
+                core.enqueue(waiter)
         if rx_waiter is not None:
-            rx_waiter.wake()
+            core.deliver([rx_waiter], _RECEIVER)
         return sent, waiter
 
     async def _send_all(
         self, items: List[Any], single: bool, progress: Optional[SendMany]
     ) -> None:
+        # The loop is looked up only to park: a send that finds room needs none.
+        sent, _ = self._push_or_park(items, 0, single, None, 0)
+        if progress is not None:
+            progress.sent = sent
+        if sent == len(items):
+            return
         new_waiter = partial(_LoopWaiter, asyncio.get_running_loop())
-        sent = 0
-        parked_before = False
+        ticket = 0
         while True:
-            sent, waiter = self._push_or_park(items, sent, single, new_waiter, parked_before)
+            sent, waiter = self._push_or_park(items, sent, single, new_waiter, ticket)
             if progress is not None:
                 progress.sent = sent
             if waiter is None:
                 return
-            parked_before = True
+            ticket = waiter.ticket
             try:
                 await waiter.fut
             except BaseException:
                 self._abandon(waiter)
                 raise
+            self._core.leave(waiter)
 
     def _abandon(self, waiter: _Waiter) -> None:
         """Unpark *waiter*; if it was already woken, pass the wake-up on."""
         core = self._core
+        if core.leave(waiter):
+            return
         with core:
-            try:
-                core.tx_waiters.remove(waiter)
-                return
-            except ValueError:
-                pass
             room = len(core.buf) < core.capacity
-            wake = core.take_tx_waiters(1) if room else []
-        _wake_all(wake)
+        if room:
+            core.wake_tx(1)
 
     def blocking_send(self, item: _T, timeout: Optional[float] = None) -> None:
         """Enqueue *item* from a plain thread, waiting while the channel is full.
@@ -577,23 +732,25 @@ class Sender(_Handle, Generic[_T]):
     def _blocking_send_all(
         self, items: List[Any], single: bool, deadline: Optional[float]
     ) -> None:
-        sent = 0
-        parked_before = expired = False
+        sent = ticket = 0
+        expired = False
         while True:
             sent, waiter = self._push_or_park(
-                items, sent, single, None if expired else _ThreadWaiter, parked_before
+                items, sent, single, None if expired else _ThreadWaiter, ticket
             )
             if sent == len(items):
                 return
             if waiter is None:
                 raise send_timeout(items[0] if single else items[sent:], single)
-            parked_before = True
+            ticket = waiter.ticket
             try:
                 woken = waiter.wait(deadline)
             except BaseException:
                 self._abandon(waiter)
                 raise
-            if not woken:
+            if woken:
+                self._core.leave(waiter)
+            else:
                 # One last try without waiting, in case room came at the end.
                 self._abandon(waiter)
                 expired = True
@@ -635,43 +792,52 @@ class Receiver(_Handle, Generic[_T]):
         self._core.close_rx(drop_items=False)
 
     def __del__(self) -> None:
-        self._core.finalize(partial(self._core.close_rx, drop_items=True))
+        self._core.finalize(self._core.close_rx, True)
+
+    def _parked(self) -> Tuple[int, bool]:
+        """(parked senders, whether the receiver is parked): for the tests."""
+        core = self._core
+        with core:
+            return len(core.tx_waiters), core.rx_waiter is not None
 
     def _take_or_park(
         self,
         max_items: int,
-        new_waiter: Optional[Callable[[], _W]] = None,
+        new_waiter: Optional[Callable[[Any], _W]] = None,
         iterating: bool = False,
     ) -> Tuple[Optional[List[Any]], Optional[_W]]:
         """Pop up to *max_items* items; with none buffered, raise at the end of
         the stream, else park a waiter from *new_waiter* if given."""
         core = self._core
+        waiter = None
         with core:
             buf = core.buf
             count = min(max_items, len(buf))
             if count:
-                items = [buf.popleft() for _ in range(count)]
-                wake = core.take_tx_waiters(count)
+                items: Optional[List[Any]] = [buf.popleft() for _ in range(count)]
+                wake = count if core.tx_waiters else 0
             elif core.ended():
                 if iterating:
                     raise StopAsyncIteration
                 raise Closed(core.end_message())
             elif new_waiter is None:
                 return None, None
-            elif core.rx_waiter is not None and not core.rx_waiter.dead():
-                raise RuntimeError(_messages.BUSY)
             else:
-                waiter = new_waiter()
+                current = core.rx_waiter
+                if current is not None and not current.left and not current.dead():
+                    raise RuntimeError(_messages.BUSY)
+                items = None
+                wake = 0
+                if core.tx_waiters and core.take_owed(_SENDERS):
+                    wake = core.capacity - len(buf)
+                waiter = new_waiter(None)
                 core.rx_waiter = waiter
-                return None, waiter
-        _wake_all(wake)
-        return items, None
+        if wake:
+            core.wake_tx(wake)
+        return items, waiter
 
     def _unpark(self, waiter: _Waiter) -> None:
-        core = self._core
-        with core:
-            if core.rx_waiter is waiter:
-                core.rx_waiter = None
+        self._core.leave(waiter)
 
     def try_recv(self) -> _T:
         """Return the oldest item now, or raise :class:`Empty` (or :class:`Closed`)."""
@@ -687,19 +853,24 @@ class Receiver(_Handle, Generic[_T]):
 
     def recv(self) -> _Await[_T]:
         """Return the next item, waiting for one; :class:`Closed` at the end."""
-        return _Await(self._recv, 1, True, False)
+        return _Await("Receiver.recv()", self._recv, 1, True, False)
 
     def recv_many(self, max_items: int, /) -> _Await[List[_T]]:
         """Return 1..*max_items* items, waiting only for the first."""
-        return _Await(self._recv, check_max_items(max_items), False, False)
+        return _Await("Receiver.recv_many()", self._recv, check_max_items(max_items), False, False)
 
     def __aiter__(self) -> "Receiver[_T]":
         return self
 
     def __anext__(self) -> _Await[_T]:
-        return _Await(self._recv, 1, True, True)
+        return _Await("Receiver.__anext__()", self._recv, 1, True, True)
 
     async def _recv(self, max_items: int, single: bool, iterating: bool) -> Any:
+        # The loop is looked up only to park: a receive that finds an item
+        # needs none.
+        items, _ = self._take_or_park(max_items, None, iterating)
+        if items is not None:
+            return items[0] if single else items
         new_waiter = partial(_LoopWaiter, asyncio.get_running_loop())
         while True:
             items, waiter = self._take_or_park(max_items, new_waiter, iterating)
@@ -708,9 +879,8 @@ class Receiver(_Handle, Generic[_T]):
             assert waiter is not None
             try:
                 await waiter.fut
-            except BaseException:
+            finally:
                 self._unpark(waiter)
-                raise
 
     def blocking_recv(self, timeout: Optional[float] = None) -> _T:
         """Return the next item from a plain thread, waiting with the GIL released.
@@ -731,7 +901,7 @@ class Receiver(_Handle, Generic[_T]):
 
     def _blocking_recv(self, max_items: int, deadline: Optional[float]) -> List[Any]:
         while True:
-            items, waiter = self._take_or_park(max_items, _ThreadWaiter)
+            items, waiter = self._take_or_park(max_items, _ThreadWaiter)  # type: ignore[arg-type]
             if items is not None:
                 return items
             assert waiter is not None

@@ -1,0 +1,344 @@
+"""Wake-ups that raise: event loops whose ``call_soon_threadsafe`` fails.
+
+Waking a task parked on another thread's loop is a Python call, and it can
+raise (a ``MemoryError``, a ``KeyboardInterrupt`` landing inside asyncio's
+pure-Python ``call_soon_threadsafe``).  Whatever it raises, the channel
+stays consistent:
+
+- an operation that has moved its item has succeeded: a send whose item is
+  in the channel returns normally, a receive returns the items it took;
+- the failed wake-up is tried once more; if that fails too, the waiter
+  stays registered (parked senders keep their place), the next operation
+  on the channel wakes it, and neither side parks while the other is
+  parked with work it could do;
+- the error is reported through ``sys.unraisablehook``, since raising it
+  would make a moved item look unmoved;
+- nothing is lost or duplicated, and nothing hangs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import random
+import sys
+import threading
+from typing import Any, Callable, Iterator, List, Type
+
+import pytest
+from test_stress import (
+    LOOP_PRODUCERS,
+    thread_blocking_send,
+    thread_blocking_send_many,
+)
+from traffic import Budget, Ledger, Noise, gather_producers, run_loop
+
+from ringchan._errors import Closed
+
+WAIT = 10.0
+PRODUCERS = 4
+
+
+class Faults:
+    """Makes loops whose ``call_soon_threadsafe`` raises *error* on every
+    *every*-th call (counted across all of them), and counts what it did."""
+
+    def __init__(self, error: Type[BaseException], every: int) -> None:
+        self.error = error
+        self.every = every
+        self.calls = 0
+        self.raised = 0
+        self._lock = threading.Lock()
+
+    def _fail_now(self) -> bool:
+        with self._lock:
+            self.calls += 1
+            if self.calls % self.every:
+                return False
+            self.raised += 1
+            return True
+
+    def loop(self, make: Callable[[], asyncio.AbstractEventLoop]) -> asyncio.AbstractEventLoop:
+        loop = make()
+        real = loop.call_soon_threadsafe
+
+        def call_soon_threadsafe(*args: Any, **kwargs: Any) -> Any:
+            if self._fail_now():
+                raise self.error("injected by the test")
+            return real(*args, **kwargs)
+
+        loop.call_soon_threadsafe = call_soon_threadsafe  # type: ignore[method-assign]
+        return loop
+
+
+def interrupts_fail(test: Callable[..., None]) -> Callable[..., None]:
+    """An injected KeyboardInterrupt that escapes the channel fails the test
+    instead of stopping the whole run."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            test(*args, **kwargs)
+        except KeyboardInterrupt as exc:
+            raise AssertionError("an injected KeyboardInterrupt escaped the channel") from exc
+
+    return run
+
+
+@pytest.fixture
+def unraisable() -> Iterator[List[BaseException]]:
+    """What ``sys.unraisablehook`` was given during the test."""
+    seen: List[BaseException] = []
+    old = sys.unraisablehook
+    sys.unraisablehook = lambda args: seen.append(args.exc_value)
+    try:
+        yield seen
+    finally:
+        sys.unraisablehook = old
+
+
+ERRORS = [pytest.param(MemoryError, id="MemoryError"), pytest.param(KeyboardInterrupt, id="KeyboardInterrupt")]
+
+
+# --- single steps ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("error", ERRORS)
+@interrupts_fail
+def test_send_whose_wake_fails_once_still_delivers(
+    chan_module: Any, loop_factory: Any, spawn: Any, unraisable: List[BaseException], error: Any
+) -> None:
+    faults = Faults(error, every=1)
+    loop = faults.loop(loop_factory)
+    tx, rx = chan_module.channel(4)
+
+    async def consume() -> Any:
+        faults.every = 1 << 30
+        item = rx.recv()
+        got = asyncio.ensure_future(item)
+        while not rx._parked()[1]:
+            await asyncio.sleep(0)
+        faults.every, faults.calls = 2, 1  # the next wake-up fails, the retry gets through
+        spawn(tx.blocking_send, "v").join()
+        return await asyncio.wait_for(got, WAIT)
+
+    try:
+        assert loop.run_until_complete(consume()) == "v"
+    finally:
+        loop.close()
+    assert faults.raised >= 1
+    assert [type(e) for e in unraisable] == [error]
+
+
+@pytest.mark.parametrize("error", ERRORS)
+@interrupts_fail
+def test_receiver_stays_registered_when_every_wake_fails(
+    chan_module: Any, loop_factory: Any, spawn: Any, unraisable: List[BaseException], error: Any
+) -> None:
+    """Both tries fail: the send still succeeded, and the receiver, still
+    registered, is woken by the next send."""
+    faults = Faults(error, every=1 << 30)
+    loop = faults.loop(loop_factory)
+    tx, rx = chan_module.channel(4)
+
+    async def consume() -> Any:
+        got = asyncio.ensure_future(rx.recv_many(10))
+        while not rx._parked()[1]:
+            await asyncio.sleep(0)
+        faults.every, faults.calls = 1, 0
+        spawn(tx.blocking_send, "first").join()
+        assert rx._parked()[1], "the receiver must still be registered"
+        assert len(rx) == 1
+        faults.every = 1 << 30
+        spawn(tx.blocking_send, "second").join()
+        return await asyncio.wait_for(got, WAIT)
+
+    try:
+        assert loop.run_until_complete(consume()) == ["first", "second"]
+    finally:
+        loop.close()
+    assert faults.raised == 2
+    assert [type(e) for e in unraisable] == [error]
+
+
+@pytest.mark.parametrize("error", ERRORS)
+@pytest.mark.parametrize("way", ["try_recv", "try_recv_many", "blocking_recv", "blocking_recv_many"])
+@interrupts_fail
+def test_receive_whose_wakes_fail_still_returns_its_items(
+    chan_module: Any, loop_factory: Any, spawn: Any, unraisable: List[BaseException], error: Any, way: str
+) -> None:
+    """Both tries to wake the parked senders fail: the receive returns what
+    it took all the same, the senders stay parked in order, and the next
+    receive wakes them."""
+    faults = Faults(error, every=1 << 30)
+    loop = faults.loop(loop_factory)
+    tx, rx = chan_module.channel(2)
+    tx.try_send(0)
+    tx.try_send(1)
+    started = threading.Event()
+
+    async def produce() -> None:
+        started.set()
+        await asyncio.gather(tx.send(2), tx.send(3))
+
+    producer = spawn(loop.run_until_complete, produce())
+    try:
+        started.wait(WAIT)
+        deadline = 0
+        while rx._parked()[0] < 2:
+            deadline += 1
+            assert deadline < 100_000, "senders did not park"
+            threading.Event().wait(0.0001)
+        faults.every, faults.calls = 1, 0
+        receive = {
+            "try_recv": lambda: rx.try_recv(),
+            "try_recv_many": lambda: rx.try_recv_many(2),
+            "blocking_recv": lambda: rx.blocking_recv(timeout=WAIT),
+            "blocking_recv_many": lambda: rx.blocking_recv_many(2, timeout=WAIT),
+        }[way]
+        first = receive()
+        got = list(first) if isinstance(first, list) else [first]
+        assert rx._parked()[0] == 2
+        faults.every = 1 << 30
+        while len(got) < 4:
+            got.append(rx.blocking_recv(timeout=WAIT))
+        producer.join()
+    finally:
+        rx.close()
+        producer.thread.join(WAIT)
+        loop.close()
+    assert got == [0, 1, 2, 3]
+    assert unraisable and all(type(e) is error for e in unraisable)
+
+
+@pytest.mark.parametrize("error", ERRORS)
+@interrupts_fail
+def test_awaited_receive_whose_wakes_fail_still_returns_its_item(
+    chan_module: Any, loop_factory: Any, spawn: Any, unraisable: List[BaseException], error: Any
+) -> None:
+    faults = Faults(error, every=1 << 30)
+    sender_loop = faults.loop(loop_factory)
+    tx, rx = chan_module.channel(1)
+    tx.try_send("a")
+    started = threading.Event()
+
+    async def produce() -> None:
+        started.set()
+        await tx.send("b")
+
+    producer = spawn(sender_loop.run_until_complete, produce())
+
+    async def consume() -> List[Any]:
+        started.wait(WAIT)
+        while rx._parked()[0] < 1:
+            await asyncio.sleep(0.0001)
+        faults.every, faults.calls = 1, 0
+        first = await rx.recv()
+        assert rx._parked()[0] == 1
+        faults.every = 1 << 30
+        return [first, await rx.recv()]
+
+    loop = loop_factory()
+    try:
+        assert loop.run_until_complete(asyncio.wait_for(consume(), WAIT)) == ["a", "b"]
+        producer.join()
+    finally:
+        rx.close()
+        producer.thread.join(WAIT)
+        loop.close()
+        sender_loop.close()
+    assert [type(e) for e in unraisable] == [error]
+
+
+# --- the stress traffic, with faults -------------------------------------------
+
+
+async def consume_on_loop(rx: Any, ledger: Ledger, rng: random.Random) -> None:
+    while True:
+        way = rng.random()
+        try:
+            if way < 0.4:
+                ledger.received(await rx.recv())
+            elif way < 0.7:
+                ledger.received_many(await rx.recv_many(rng.randint(1, 16)))
+            else:
+                async for item in rx:
+                    ledger.received(item)
+                    if rng.random() < 0.05:
+                        break
+                else:
+                    return
+        except Closed:
+            return
+
+
+def consume_in_thread(rx: Any, ledger: Ledger, rng: random.Random) -> None:
+    while True:
+        try:
+            if rng.random() < 0.5:
+                ledger.received(rx.blocking_recv(timeout=WAIT))
+            else:
+                ledger.received_many(rx.blocking_recv_many(rng.randint(1, 16), timeout=WAIT))
+        except Closed:
+            return
+
+
+@pytest.mark.parametrize("error", ERRORS)
+@pytest.mark.parametrize("every", [2, 5])
+@pytest.mark.parametrize("consumer", ["task", "thread"])
+@pytest.mark.parametrize("capacity", [1, 64])
+@interrupts_fail
+def test_stress_traffic_with_failing_wakeups(
+    chan_module: Any,
+    loop_factory: Any,
+    spawn: Any,
+    load: Any,
+    seed: int,
+    tally: Callable[[str, int], None],
+    unraisable: List[BaseException],
+    error: Any,
+    every: int,
+    consumer: str,
+    capacity: int,
+) -> None:
+    faults = Faults(error, every)
+    noise = Noise()
+    new_loop = noise.factory(lambda: faults.loop(loop_factory), debug=False)
+    tx, rx = chan_module.channel(capacity)
+    senders = [tx.clone() for _ in range(PRODUCERS)]
+    tx.close()
+    ledger = Ledger(PRODUCERS)
+    p = ledger.producers
+    budget = Budget(load.seconds, load.min_items)
+    workers = [
+        spawn(thread_blocking_send, senders[0], p[0], budget, random.Random(seed)),
+        spawn(thread_blocking_send_many, senders[1], p[1], budget, random.Random(seed + 1)),
+    ]
+
+    producing = gather_producers(
+        LOOP_PRODUCERS, senders[2:4], p[2:4], budget, seed
+    )
+    workers.append(spawn(run_loop, new_loop, producing, load.seconds, name="loop"))
+    del senders[:]
+    rng = random.Random(seed - 1)
+    try:
+        if consumer == "task":
+            run_loop(new_loop, consume_on_loop(rx, ledger, rng), load.seconds)
+        else:
+            spawn(consume_in_thread, rx, ledger, rng).join(load.seconds + 3 * WAIT)
+    finally:
+        rx.close()
+    for worker in workers:
+        worker.join(load.seconds + 3 * WAIT)
+
+    totals = ledger.totals()
+    problems = ledger.problems()
+    tally("faults: runs", 1)
+    tally("faults: items moved", totals["items received"])
+    tally("faults: wake-ups that raised", faults.raised)
+    tally("items lost, duplicated or reordered", sum(problems.values()))
+    assert not any(problems.values()), problems
+    assert totals["items received"] == totals["items sent"] > 0
+    assert faults.raised > 0
+    assert all(type(e) is error for e in unraisable), unraisable
+    assert noise.reports == []
