@@ -254,6 +254,9 @@ def worker(kind: str, requests: IO[str], replies: IO[str]) -> int:
             reply: Dict[str, Any] = {"figure": _measure_request(request, modules)}
         except BenchError as exc:
             reply = {"error": str(exc)}
+        # Something imported by a measurement (an event loop's module) may
+        # have turned the GIL on since the hello.
+        reply["gil"] = _gil_enabled()
         replies.write(json.dumps(reply) + "\n")
         replies.flush()
     return 0
@@ -271,6 +274,9 @@ class _Process:
         self.kind = kind
         self._proc: Optional["subprocess.Popen[str]"] = None
         self.hello = self._start()
+        #: Whether the GIL was seen on after a measurement while the hello
+        #: said it was off.
+        self.gil_turned_on = False
 
     def _start(self) -> Dict[str, Any]:
         env = dict(os.environ)
@@ -298,8 +304,9 @@ class _Process:
         reply: Dict[str, Any] = json.loads(line)
         return reply
 
-    def measure(self, request: Dict[str, Any]) -> float:
-        """One measurement; BenchError if it failed or the worker died."""
+    def measure(self, request: Dict[str, Any]) -> Tuple[float, bool]:
+        """One measurement and whether the GIL was on after it; BenchError
+        if it failed or the worker died."""
         if self._proc is None:
             # The watchdog ended the last one after a hang: start afresh.
             self._start()
@@ -312,10 +319,12 @@ class _Process:
             self._proc = None
             raise BenchError(f"its {self.kind} worker process exited") from None
         reply = self._read()
+        if reply["gil"] and not self.hello["gil"]:
+            self.gil_turned_on = True
         if "error" in reply:
             raise BenchError(reply["error"])
         figure: float = reply["figure"]
-        return figure
+        return figure, bool(reply["gil"])
 
     def close(self) -> None:
         """End the worker: its stdin closes, and it returns."""
@@ -336,10 +345,13 @@ def _interpreter_label(hello: Dict[str, Any]) -> str:
     return f"{hello['implementation']} {hello['python']} {flavour}"
 
 
-def _gil_text(hello: Dict[str, Any], kind: str) -> str:
-    """How the GIL stood in a worker, for the report."""
+def _gil_text(hello: Dict[str, Any], kind: str, turned_on: bool) -> str:
+    """How the GIL stood in a worker, for the report; *turned_on* if it was
+    seen on after a measurement though it was off at the start."""
     if not hello["free_threaded"]:
         return "on (GIL build)"
+    if turned_on:
+        return "off, then on during the run (see each figure's gil in results.json)"
     if not hello["gil"]:
         return "off"
     if kind == "c-gil":
@@ -442,8 +454,8 @@ class _Interpreter:
             versions.update(hello["versions"])
             missing.update(hello["missing"])
             workers[kind] = {
-                "gil": hello["gil"],
-                "gil_text": _gil_text(hello, kind),
+                "gil": hello["gil"] or process.gil_turned_on,
+                "gil_text": _gil_text(hello, kind, process.gil_turned_on),
                 "warnings": hello["warnings"],
             }
         if not self.processes["rest"].hello["pipeline"]:
@@ -483,6 +495,8 @@ class _Cell:
     loop: Optional[str]
     runs: List[float]
     error: Optional[str] = None
+    #: Whether the GIL was on after any of its runs.
+    gil: bool = False
 
     def items(self, plan: Plan) -> int:
         """The items of each of its measurements."""
@@ -510,7 +524,7 @@ class _Cell:
             "channel": self.channel.key,
             "label": self.channel.label,
             "items": self.items(plan),
-            "gil": process.hello["gil"],
+            "gil": self.gil or process.hello["gil"],
             "per_item": batched and spec["kind"] == "scaling" and self.channel.per_item(),
             "unit": unit,
             "runs": runs,
@@ -573,11 +587,14 @@ def _measure(rows: Sequence[Sequence[_Cell]], plan: Plan, progress: Optional[IO[
                     "settings": plan.settings(cell.items(plan)),
                 }
                 try:
-                    figure = cell.interpreter.processes[cell.channel.process].measure(request)
+                    figure, gil = cell.interpreter.processes[cell.channel.process].measure(
+                        request
+                    )
                 except BenchError as exc:
                     cell.error = f"run {attempt} of {plan.repeat}: {exc}"
                 else:
                     cell.runs.append(figure)
+                    cell.gil = cell.gil or gil
 
 
 def run(
