@@ -55,7 +55,7 @@ def _free_threaded(doc: Result) -> List[Result]:
 def _gil_note(interpreter: Result, channel: str) -> str:
     """Why a C figure on a free-threaded interpreter is not yet what it claims."""
     if channel == C and interpreter["workers"]["c"]["gil"]:
-        return " (ringchan C ran with the GIL on)"
+        return ", with the GIL on in ringchan C's process"
     return ""
 
 
