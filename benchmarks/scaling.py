@@ -107,10 +107,12 @@ class Channel:
     pipeline: bool = False
     #: Its key in ringchan's implementations, to run the quick workloads.
     quick: Optional[str] = None
-    #: Its scaling runs send the items divided by this: enough for a steady
-    #: rate from a channel so slow that the full count would take most of
-    #: the bench's time.
-    item_divisor: int = 1
+    #: Its scaling runs send this many times the items (with its batch API,
+    #: *batch_scale* times): a fast channel's run should last long enough
+    #: for a steady figure on a shared machine, and a slow channel's not
+    #: take most of the bench's time.
+    scale: float = 1
+    batch_scale: float = 1
 
     def per_item(self) -> bool:
         """True when its batches go item by item, for want of a batch API."""
@@ -125,17 +127,19 @@ class Channel:
 CHANNELS: Dict[str, Channel] = {
     channel.key: channel
     for channel in (
+        # Millions of items per second: the base count would be over in
+        # milliseconds, as would the pure twin's batches.
         Channel("c", "ringchan C", "c", "ringchan._channel_c", RingchanFeed,
-                pipeline=True, quick="c"),
+                pipeline=True, quick="c", scale=10, batch_scale=10),
         Channel("c-gil", "ringchan C, PYTHON_GIL=1", "c-gil", "ringchan._channel_c",
-                RingchanFeed, pipeline=True),
+                RingchanFeed, pipeline=True, scale=10, batch_scale=10),
         Channel("py", "ringchan pure", "rest", "ringchan._channel_py", RingchanFeed,
-                pipeline=True, quick="py"),
+                pipeline=True, quick="py", batch_scale=10),
         Channel("queue-queue", "queue.Queue", "rest", "queue", QueueFeed),
         # Once full, every put waits for a thread wake-up: tens of thousands
         # of items per second, a tenth of the items is a second's work.
         Channel("aiologic-queue", "aiologic.Queue", "rest", "aiologic", AiologicFeed,
-                item_divisor=10),
+                scale=0.1),
         Channel("aiologic-simple", "aiologic.SimpleQueue", "rest", "aiologic",
                 AiologicSimpleFeed),
         Channel("serial", "serial (one thread, no channel)", "rest", None, pipeline=True),
@@ -502,7 +506,10 @@ class _Cell:
         """The items of each of its measurements."""
         kind = self.spec["kind"]
         if kind == "scaling":
-            return plan.items // self.channel.item_divisor
+            channel = self.channel
+            batch_api = channel.feed is not None and channel.feed.batch_api
+            scale = channel.batch_scale if self.spec["batched"] and batch_api else channel.scale
+            return max(1, round(plan.items * scale))
         return plan.pipeline_items if kind == "pipeline" else plan.quick_items
 
     def to_json(self, plan: Plan) -> Dict[str, Any]:
@@ -668,7 +675,7 @@ def add_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
     parser.add_argument(
         "--pipeline-items",
         type=int,
-        default=100_000,
+        default=50_000,
         metavar="N",
         help="JSON lines per pipeline measurement (default: %(default)s)",
     )

@@ -334,29 +334,43 @@ def markdown(doc: Optional[Result]) -> List[str]:
     if not doc:
         return []
     settings = doc["settings"]
-    divided = sorted({
-        (r["label"], r["items"]) for r in doc["results"]
-        if r["kind"] == "scaling" and r["items"] != settings["items"]
-    })
-    fewer = "".join(
-        f"  {label} sends {items:,} items per measurement instead: at its rate the "
-        "full count would take most of the bench's time."
-        for label, items in divided
-    )
+    # Per channel, the item counts of its runs by way of sending.
+    counts: Dict[str, Dict[str, int]] = {}
+    for r in doc["results"]:
+        if r["kind"] == "scaling":
+            sends = "`blocking_send_many`" if r["batched"] else "`blocking_send`"
+            counts.setdefault(r["label"], {})[sends] = r["items"]
+    scaled = []
+    for label, by_sends in counts.items():
+        if set(by_sends.values()) == {settings["items"]}:
+            continue
+        if len(set(by_sends.values())) == 1:
+            scaled.append(f"{label}, {next(iter(by_sends.values())):,}")
+        else:
+            scaled += [f"{label} with {sends}, {items:,}" for sends, items in by_sends.items()
+                       if items != settings["items"]]
+    other_counts = ""
+    if scaled:
+        other_counts = (
+            "  Other item counts, so that a fast channel's run lasts long enough for a "
+            "steady figure on a shared machine and a slow one's does not take most of "
+            "the bench's time: " + "; ".join(scaled) + "."
+        )
     lines = [
         "## Scaling",
         "",
         f"**{doc['cpus']} logical CPUs** (`os.cpu_count()`): producer threads "
         f"{', '.join(map(str, settings['producers']))} (1, 2, 4, the powers of two up to the "
         "CPU count and one more than it).  Each producer thread sends its share of "
-        f"{settings['items']:,} int items, built before the clock starts, with "
+        f"{settings['items']:,} int items (but see below), built before the clock starts, with "
         f"`blocking_send` or `blocking_send_many` of {settings['batch']}, into one consumer: "
         "a plain thread, or an asyncio task on the default loop; capacity "
         f"{settings['capacity']} (aiologic.SimpleQueue is unbounded).  The consumer counts "
         "and sums what it receives; any difference is an error, not a figure.  "
         "queue.Queue and aiologic put and get item by item (per item); queue.Queue "
         "cannot be awaited.  Items/s, median (min–max) of "
-        f"{settings['repeat']} runs, channels and interpreters taken in turns." + fewer,
+        f"{settings['repeat']} runs, channels and interpreters taken in turns."
+        + other_counts,
         "",
         "Each interpreter runs its figures in worker processes of its own: ringchan C in "
         "one, the same with `PYTHON_GIL=1` in another (free-threaded build only), every "
