@@ -1,16 +1,19 @@
 """Compare ringchan with the other Python channels and write the report.
 
     python benchmarks/compare.py [--peer NAME]... [--workload NAME]... [--loop NAME]...
-                                 [--items N] [--repeat R] [--out DIR] [--json] ...
+                                 [--items N] [--repeat R] [--out DIR] [--json]
+                                 [--python PATH]... [--scaling-items N] [--scaling-repeat R] ...
 
 Measures ringchan (C and pure-Python), the peers of ``peers.py`` that are
 installed and the two floors (a ``deque`` pair, a bare
 ``call_soon_threadsafe``) on every workload of ``python -m ringchan bench``
 each of them can run, on each event loop, taking the channels in turns
-within each repeat.  Writes ``REPORT.md``, ``results.json`` and
-``chart.png`` to ``--out``.  A peer, loop or matplotlib that is not
-installed is named in the report; a failed measurement is reported there and
-makes the exit status 1.
+within each repeat.  Then the scaling and pipeline workloads of
+``scaling.py`` under this interpreter and each ``--python`` (for instance a
+free-threaded CPython, which also runs the workloads above, C and pure).
+Writes ``REPORT.md``, ``results.json`` and ``chart.png`` to ``--out``.  A
+peer, loop or matplotlib that is not installed is named in the report; a
+failed measurement is reported there and makes the exit status 1.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import heap
 import report
+import scaling
 from peers import BASELINES, PEERS
 
 from ringchan._bench import (
@@ -81,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
         "0 skips the checks (default: %(default)s)",
     )
     add_options(parser, repeat=5, loops=["asyncio", "uvloop"])
+    scaling.add_options(parser, prefix="scaling-")
     return parser
 
 
@@ -146,6 +151,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.heap_items > 0:
         print(f"heap checks: {args.heap_items:,} items each, traced", file=sys.stderr)
         doc["heap"] = heap.check(args.heap_items)
+    if args.scaling_repeat > 0:
+        # Under this interpreter and each --python, which also runs the
+        # workloads above (C and pure) for the free-threading targets.
+        print("scaling and pipeline: this interpreter" + "".join(f", {p}" for p in args.python),
+              file=sys.stderr)
+        plan = scaling.plan_from(args, quick_items=args.items, quick_samples=args.samples,
+                                 quick_loops=tuple(loops))
+        try:
+            doc["scaling"] = scaling.run(
+                scaling.interpreters_from(args, quick=True), plan, sys.stderr
+            )
+        except BenchError as exc:
+            print(f"{PROG}: error: the scaling run did not start: {exc}", file=sys.stderr)
+            return 1
     doc["missing"] = missing
     doc["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -168,7 +187,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"wrote {', '.join(str(out / name) for name in written)}")
         if chart_file is None:
             print(note)
-    return report_errors(suite.cells, PROG)
+    status = report_errors(suite.cells, PROG)
+    for result in doc.get("scaling", {}).get("results", []):
+        if result["error"]:
+            print(f"{PROG}: error: {result['workload']}, {result['label']}: {result['error']}",
+                  file=sys.stderr)
+            status = 1
+    return status
 
 
 if __name__ == "__main__":

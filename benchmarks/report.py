@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Collection, Dict, List, Optional, Sequence
 
+import scaling_report
+
 from ringchan._suite import si
 from ringchan._workloads import WORKLOADS
 
@@ -110,7 +112,8 @@ def _workload_loops(doc: Dict[str, Any], workload: str) -> List[Optional[str]]:
 
 
 def target_rows(doc: Dict[str, Any]) -> List[List[str]]:
-    """One row per target and event loop: what, loop, measured, bound, verdict."""
+    """One row per target and event loop: what, loop, measured, bound, verdict;
+    the heap checks', then the free-threading targets of the scaling run."""
     cells = _cells(doc)
     run_workloads = {result["workload"] for result in doc["results"]}
     rows = []
@@ -140,7 +143,7 @@ def target_rows(doc: Dict[str, Any]) -> List[List[str]]:
             f"≤ {_bytes(HEAP_BOUND)}",
             "**met**" if check["peak"] <= HEAP_BOUND else "**not met**",
         ])
-    return rows
+    return rows + scaling_report.target_rows(doc.get("scaling"))
 
 
 #: The heap target's bound: one kept allocation per item would be 100 times
@@ -234,6 +237,7 @@ def markdown(doc: Dict[str, Any], chart_file: Optional[str], chart_note: str,
             "; ".join(f"{name} ({why})" for name, why in missing.items())
             if missing else "nothing, every peer and loop was measured"
         ),
+        *scaling_report.describe(doc.get("scaling")),
         "",
         "## Targets",
         "",
@@ -274,16 +278,25 @@ def markdown(doc: Dict[str, Any], chart_file: Optional[str], chart_note: str,
             ),
             "",
         ]
+    lines += scaling_report.markdown(doc.get("scaling"))
     lines += ["## Chart", ""]
     lines.append(f"![items/s per workload]({chart_file})" if chart_file else chart_note)
     lines.append("")
     errors = [r for r in doc["results"] if r["error"]]
-    if errors:
+    scaling = doc.get("scaling") or {"results": [], "interpreters": []}
+    interpreters = {i["key"]: i["label"] for i in scaling["interpreters"]}
+    scaling_errors = [r for r in scaling["results"] if r["error"]]
+    if errors or scaling_errors:
         lines += ["## Errors", ""]
         lines += [
             f"- {r['workload']}, {r['label']}{' on ' + r['loop'] if r['loop'] else ''}: "
             f"{r['error']}"
             for r in errors
+        ]
+        lines += [
+            f"- {scaling_report.cell_name(r)}, {r['label']}, {interpreters[r['interpreter']]}: "
+            f"{r['error']}"
+            for r in scaling_errors
         ]
         lines.append("")
     return "\n".join(lines)
@@ -302,9 +315,15 @@ def chart(doc: Dict[str, Any], path: Path) -> None:
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     names = [name for name in WORKLOADS if any(r["workload"] == name for r in doc["results"])]
+    extra = scaling_report.panel_count(doc.get("scaling"))
     columns = 2
-    rows = (len(names) + columns - 1) // columns
+    rows = (len(names) + extra + columns - 1) // columns
     figure, axes = plt.subplots(rows, columns, figsize=(13, 3.4 * rows), squeeze=False)
+    # The scaling panels follow the workloads'; what is left holds the legend.
+    scaling_report.draw(
+        doc.get("scaling"), list(axes.flat)[len(names):len(names) + extra],
+        lambda value: _tick(value, "items/s"),
+    )
     colours = {"asyncio": "#4c72b0", "uvloop": "#dd8452", None: "#55a868"}
     for axis, name in zip(axes.flat, names, strict=False):
         workload = WORKLOADS[name]
@@ -355,7 +374,7 @@ def chart(doc: Dict[str, Any], path: Path) -> None:
         axis.set_title(name, fontsize=10, loc="left")
         axis.tick_params(axis="x", labelsize=7)
         axis.margins(x=0.25)
-    spare = list(axes.flat)[len(names):]
+    spare = list(axes.flat)[len(names) + extra:]
     for axis in spare:
         axis.axis("off")
     loops = list(dict.fromkeys(r["loop"] for r in doc["results"]))
@@ -372,7 +391,8 @@ def chart(doc: Dict[str, Any], path: Path) -> None:
         f"{machine['python']}, {machine['cpu']} × {machine['cpus']}",
         fontsize=11,
     )
-    figure.tight_layout()
+    # Room at the top for the title, whatever the number of rows.
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.5 / (3.4 * rows)))
     figure.savefig(path, dpi=100)
     plt.close(figure)
 

@@ -9,6 +9,7 @@ whose worker hangs or fails, is reported as an error and not as a figure.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import importlib.util
 import json
 import os
@@ -22,19 +23,27 @@ import pytest
 
 import ringchan._channel_py as _channel_py
 from ringchan._subjects import RingchanPipe, Subject
-from ringchan._suite import Suite
-from ringchan._workloads import WORKLOADS, Settings, loop_factory
+from ringchan._suite import Suite, measure
+from ringchan._workloads import WORKLOADS, BenchError, Settings, loop_factory
 
 NO_EXTENSIONS = bool(os.environ.get("RINGCHAN_NO_EXTENSIONS"))
 SRC = Path(_channel_py.__file__).resolve().parents[1]
-COMPARE = Path(__file__).resolve().parents[1] / "benchmarks" / "compare.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+COMPARE = BENCHMARKS / "compare.py"
+SCALING = BENCHMARKS / "scaling.py"
 HAS_UVLOOP = importlib.util.find_spec("uvloop") is not None
+HAS_AIOLOGIC = importlib.util.find_spec("aiologic") is not None
+HAS_AIOSQLITE = importlib.util.find_spec("aiosqlite") is not None
 
 #: Bound on one benchmark subprocess.
 WAIT = 45.0
 
 #: Options that make a whole run take about a second.
 TINY = ["--items", "2000", "--repeat", "1", "--samples", "10", "--timeout", "20"]
+
+#: The same for the scaling and pipeline workloads of compare.py: a few seconds.
+SCALING_TINY = ["--scaling-items", "2000", "--pipeline-items", "500", "--scaling-repeat", "1",
+                "--producers", "1", "--producers", "2"]
 
 IMPLS = ["py"] if NO_EXTENSIONS else ["c", "py"]
 
@@ -105,7 +114,8 @@ def test_bench_measures_only_the_workloads_named():
 
 @pytest.mark.skipif(NO_EXTENSIONS, reason="the comparison always measures the C channel")
 def test_compare_writes_the_report(tmp_path):
-    proc = _run([str(COMPARE), *TINY, "--heap-items", "2000", "--out", str(tmp_path)])
+    proc = _run([str(COMPARE), *TINY, *SCALING_TINY, "--heap-items", "2000",
+                 "--out", str(tmp_path)])
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
     assert [c["check"] for c in doc["heap"]] == ["same-loop", "thread-to-asyncio"]
@@ -120,6 +130,9 @@ def test_compare_writes_the_report(tmp_path):
     assert "## Heap" in report
     for name in WORKLOADS:
         assert f"### {name}\n" in report
+    assert "## Scaling\n" in report
+    assert ("## Pipeline\n" in report) == HAS_AIOSQLITE
+    assert all(r["error"] is None for r in doc["scaling"]["results"])
     for key, label in [("janus", "janus"), ("culsans", "culsans"),
                        ("aiochannel", "aiochannel"), ("anyio", "anyio streams")]:
         if importlib.util.find_spec(key) is not None:
@@ -222,3 +235,95 @@ def test_a_failing_producer_is_reported(chan_module):
     errors = _errors(chan_module, FailingPipe, ["same-loop", "thread-to-asyncio"], timeout=10.0)
     assert "ValueError('no sending today')" in errors["same-loop"]
     assert "ValueError('no sending today')" in errors["thread-to-asyncio"]
+
+
+def _benchmark_module(name: str) -> Any:
+    """A module of benchmarks/, imported the way its scripts import each other."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    return importlib.import_module(name)
+
+
+def test_producer_counts_follow_the_cores():
+    counts = _benchmark_module("scaling").producer_counts
+    assert counts(1) == [1, 2, 4]
+    assert counts(2) == [1, 2, 3, 4]
+    assert counts(6) == [1, 2, 4, 7]
+    assert counts(8) == [1, 2, 4, 8, 9]
+
+
+@pytest.mark.skipif(NO_EXTENSIONS, reason="the scaling run always measures the C channel")
+def test_scaling_counts_every_item():
+    proc = _run([str(SCALING), "--items", "3000", "--pipeline-items", "500", "--repeat", "1",
+                 "--producers", "1", "--producers", "3", "--timeout", "20", "--json"])
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["settings"]["producers"] == [1, 3]
+    [interpreter] = doc["interpreters"]
+    assert interpreter["python"] == ".".join(map(str, sys.version_info[:3]))
+    # Only C's worker imports the C module; the pure twin and the peers run elsewhere.
+    assert set(interpreter["workers"]) <= {"c", "c-gil", "rest"}
+    found = {(r["kind"], r["channel"], r["producers"], r["consumer"], r["batched"]): r
+             for r in doc["results"]}
+    channels = ["c", "py", "queue-queue"]
+    if HAS_AIOLOGIC:
+        channels += ["aiologic-queue", "aiologic-simple"]
+    else:
+        assert interpreter["missing"]["aiologic.Queue"] == "not installed; pip install .[bench]"
+    for channel in channels:
+        for producers in (1, 3):
+            for consumer in ("thread", "asyncio"):
+                for batched in (False, True):
+                    key = ("scaling", channel, producers, consumer, batched)
+                    if consumer == "asyncio" and channel == "queue-queue":
+                        assert key not in found  # queue.Queue cannot be awaited
+                        continue
+                    result = found[key]
+                    assert result["error"] is None, result
+                    assert result["median"] > 0 and len(result["runs"]) == 1
+                    assert result["per_item"] == (batched and channel not in ("c", "py"))
+    pipeline = {r["channel"] for r in doc["results"] if r["kind"] == "pipeline"}
+    # A free-threaded build also measures C with the GIL forced on.
+    forced = {"c-gil"} if interpreter["free_threaded"] else set()
+    assert pipeline == ({"c", "py", "serial"} | forced if HAS_AIOSQLITE else set())
+    assert all(r["error"] is None for r in doc["results"])
+
+
+class LossyFeed:
+    """Loses the last item of every producer's share, one way of sending or the other."""
+
+    def __init__(self, feed: Any) -> None:
+        self._feed = feed
+
+    def send(self, producer: int, items: Any) -> None:
+        self._feed.send(producer, items[:-1])
+
+    def send_batches(self, producer: int, items: Any, batches: Any) -> None:
+        self._feed.send_batches(producer, items, [*batches[:-1], batches[-1][:-1]])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._feed, name)
+
+
+def test_a_lost_scaling_item_is_an_error_not_a_figure(chan_module):
+    workloads = _benchmark_module("scaling_workloads")
+    settings = Settings(items=600, capacity=64, batch=16, samples=1, timeout=10.0)
+
+    def opener(producers: int) -> Any:
+        return LossyFeed(workloads.RingchanFeed(chan_module, settings.capacity, producers))
+
+    for consumer in workloads.CONSUMERS:
+        for batched in (False, True):
+            workload = workloads.scaling_workload(2, consumer, batched)
+            new_loop = loop_factory("asyncio") if workload.uses_loop else None
+            with pytest.raises(BenchError, match="598 items summing to 178802, not 600 "
+                               "summing to 179700"):
+                measure(workload, opener, new_loop, settings)
+
+
+def test_the_pipeline_database_is_checked():
+    stored = _benchmark_module("scaling_workloads")._stored
+    stored((4, 6), 4)
+    for row in [(3, 3), (4, 7), None]:
+        with pytest.raises(BenchError, match="the database holds"):
+            stored(row, 4)

@@ -1,0 +1,516 @@
+"""The scaling part of the report: its targets, tables and chart panels.
+
+Everything here reads ``doc["scaling"]``, the document ``scaling.run``
+returns and ``compare.py`` saves in ``results.json``; a report without it
+(``--scaling-repeat 0``) has none of these sections.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from ringchan._suite import si
+
+__all__ = ("TARGETS", "ScalingTarget", "draw", "markdown", "panel_count", "target_rows")
+
+#: The quick workloads held to the C-vs-pure bound, as on the GIL build.
+PURE_WORKLOADS = (
+    "same-loop",
+    "thread-to-asyncio",
+    "4-threads-to-asyncio",
+    "thread-to-thread",
+    "batches",
+)
+
+#: C, against which every gain is measured.
+C = "c"
+
+Result = Dict[str, Any]
+
+
+def _ok(result: Optional[Result]) -> bool:
+    return result is not None and result["error"] is None
+
+
+def _find(doc: Result, interpreter: str, channel: str, **spec: Any) -> Optional[Result]:
+    for result in doc["results"]:
+        if result["interpreter"] == interpreter and result["channel"] == channel and all(
+            result[key] == value for key, value in spec.items()
+        ):
+            return result
+    return None
+
+
+def _gain(mine: Result, other: Result) -> float:
+    if mine["unit"] == "s":
+        return float(other["median"] / mine["median"])
+    return float(mine["median"] / other["median"])
+
+
+def _free_threaded(doc: Result) -> List[Result]:
+    return [i for i in doc["interpreters"] if i["free_threaded"]]
+
+
+def _gil_note(interpreter: Result, channel: str) -> str:
+    """Why a C figure on a free-threaded interpreter is not yet what it claims."""
+    if channel == C and interpreter["workers"]["c"]["gil"]:
+        return ", with the GIL on in ringchan C's process"
+    return ""
+
+
+@dataclass(frozen=True)
+class ScalingTarget:
+    """A bound on ringchan C against another channel, on a free-threaded interpreter."""
+
+    #: What is compared, after the interpreter's name.
+    text: str
+    #: ringchan C's cell, and the other channel's cell.
+    spec: Tuple[Tuple[str, Any], ...]
+    other: str
+    at_least: float
+    #: The event loop column of the targets table.
+    loop: str = "–"
+
+
+#: The free-threading targets: ratios measured side by side, on the free-threaded build.
+TARGETS: List[ScalingTarget] = [
+    ScalingTarget(
+        "2 producer threads `blocking_send` → blocking consumer, ringchan C vs the same "
+        "interpreter with `PYTHON_GIL=1`",
+        (("kind", "scaling"), ("producers", 2), ("consumer", "thread"), ("batched", False)),
+        "c-gil", 2,
+    ),
+    ScalingTarget(
+        "2 producer threads `blocking_send` → blocking consumer, ringchan C vs queue.Queue",
+        (("kind", "scaling"), ("producers", 2), ("consumer", "thread"), ("batched", False)),
+        "queue-queue", 20,
+    ),
+    ScalingTarget(
+        "1 producer thread `blocking_send` → asyncio consumer, ringchan C vs "
+        "aiologic.SimpleQueue",
+        (("kind", "scaling"), ("producers", 1), ("consumer", "asyncio"), ("batched", False)),
+        "aiologic-simple", 10, loop="asyncio",
+    ),
+    ScalingTarget(
+        "pipeline (4 parser threads → asyncio → aiosqlite), ringchan C vs the same work "
+        "serially in one thread",
+        (("kind", "pipeline"),),
+        "serial", 1.4, loop="asyncio",
+    ),
+]
+
+#: ringchan C against the pure twin on every workload in the group.
+PURE_BOUND = 5.0
+
+
+def _verdict(value: float, bound: float, note: str) -> str:
+    return ("**met**" if value >= bound else "**not met**") + note
+
+
+def _worst(doc: Result, interpreter: Result, results: Iterable[Result]) -> Optional[
+    Tuple[float, Result, int]
+]:
+    """The smallest C gain over the pure twin among *results* (C's cells), with
+    that cell and how many cells were compared; None if none was measured."""
+    worst: Optional[Tuple[float, Result]] = None
+    compared = 0
+    for mine in results:
+        spec = {key: mine[key] for key in ("kind", "workload", "producers", "consumer",
+                                           "batched", "loop")}
+        other = _find(doc, interpreter["key"], "py", **spec)
+        if not _ok(mine) or not _ok(other):
+            continue
+        assert other is not None
+        compared += 1
+        gain = _gain(mine, other)
+        if worst is None or gain < worst[0]:
+            worst = (gain, mine)
+    return None if worst is None else (worst[0], worst[1], compared)
+
+
+def cell_name(result: Result) -> str:
+    """A cell as the tables name it: "2 → thread, batches", "pipeline", "same-loop"."""
+    if result["kind"] == "scaling":
+        sends = "batches" if result["batched"] else "items"
+        return f"{result['producers']} → {result['consumer']}, {sends}"
+    if result["kind"] == "pipeline":
+        return "pipeline"
+    loop = f" ({result['loop']})" if result["loop"] else ""
+    return f"{result['workload']}{loop}"
+
+
+def target_rows(doc: Optional[Result]) -> List[List[str]]:
+    """Rows for the targets table: what, loop, measured, bound, verdict."""
+    if not doc:
+        return []
+    rows: List[List[str]] = []
+    interpreters = _free_threaded(doc)
+    if not interpreters:
+        for target in TARGETS:
+            rows.append([f"free-threaded: {target.text}", target.loop, "–",
+                         f"≥ {target.at_least:g}x",
+                         "not measured (no free-threaded interpreter in this run)"])
+        return rows
+    for interpreter in interpreters:
+        name = interpreter["label"]
+        for target in TARGETS:
+            spec = dict(target.spec)
+            mine = _find(doc, interpreter["key"], C, **spec)
+            other = _find(doc, interpreter["key"], target.other, **spec)
+            text = f"{name}: {target.text}"
+            if not _ok(mine) or not _ok(other):
+                missing = "ringchan C" if not _ok(mine) else target.other
+                rows.append([text, target.loop, "–", f"≥ {target.at_least:g}x",
+                             f"not measured ({missing} missing or failed)"])
+                continue
+            assert mine is not None and other is not None
+            value = _gain(mine, other)
+            rows.append([text, target.loop, f"{value:.2f}x", f"≥ {target.at_least:g}x",
+                         _verdict(value, target.at_least, _gil_note(interpreter, C))])
+        groups = [
+            ("every scaling workload", [
+                r for r in doc["results"]
+                if r["kind"] == "scaling" and r["channel"] == C
+                and r["interpreter"] == interpreter["key"]
+            ]),
+            (f"the workloads of `python -m ringchan bench` held to it on the GIL build "
+             f"({', '.join(PURE_WORKLOADS)})", [
+                r for r in doc["results"]
+                if r["kind"] == "quick" and r["workload"] in PURE_WORKLOADS
+                and r["channel"] == C and r["interpreter"] == interpreter["key"]
+            ]),
+        ]
+        for what, results in groups:
+            text = f"{name}: {what}, ringchan C vs the pure-Python twin (the smallest gain)"
+            worst = _worst(doc, interpreter, results)
+            if worst is None:
+                rows.append([text, "–", "–", f"≥ {PURE_BOUND:g}x", "not measured"])
+                continue
+            value, cell, compared = worst
+            rows.append([
+                text, "–", f"{value:.2f}x ({cell_name(cell)}; {compared} compared)",
+                f"≥ {PURE_BOUND:g}x", _verdict(value, PURE_BOUND, _gil_note(interpreter, C)),
+            ])
+    return rows
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Iterable[int]) -> str:
+    right = set(right)
+    align = ["---:" if i in right else "---" for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _figure(result: Optional[Result], with_span: bool = True) -> str:
+    if result is None:
+        return "–"
+    if result["error"]:
+        return "error"
+    unit = result["unit"]
+    text = si(result["median"], unit)
+    if with_span:
+        text += f" ({si(result['min'], unit)}–{si(result['max'], unit)})"
+    return text
+
+
+def _labels(doc: Result) -> Dict[str, Result]:
+    return {interpreter["key"]: interpreter for interpreter in doc["interpreters"]}
+
+
+def _process(channel: str) -> str:
+    return {"c": "c", "c-gil": "c-gil"}.get(channel, "rest")
+
+
+def _channels(results: Iterable[Result]) -> List[Tuple[str, str]]:
+    """(key, label) of each channel among *results*: ringchan C first, then
+    C with the GIL forced on, then the others in the order measured."""
+    found = list(dict.fromkeys((r["channel"], r["label"]) for r in results))
+    first = {C: 0, "c-gil": 1}
+    return sorted(found, key=lambda pair: first.get(pair[0], 2))
+
+
+def _scaling_table(doc: Result) -> str:
+    interpreters = _labels(doc)
+    counts = doc["settings"]["producers"]
+    header = ["consumer", "sends", "channel", "interpreter", "GIL",
+              *[f"{n} producer{'s' if n != 1 else ''}" for n in counts]]
+    rows = []
+    scaling = [r for r in doc["results"] if r["kind"] == "scaling"]
+    for consumer in ("thread", "asyncio"):
+        for batched in (False, True):
+            cells = [r for r in scaling if r["consumer"] == consumer and r["batched"] == batched]
+            for channel, label in _channels(cells):
+                for key, interpreter in interpreters.items():
+                    mine = [r for r in cells if r["channel"] == channel and r["interpreter"] == key]
+                    if not mine:
+                        continue
+                    per_item = " (per item)" if any(r["per_item"] for r in mine) else ""
+                    sends = (f"`blocking_send_many({doc['settings']['batch']})`" if batched
+                             else "`blocking_send`")
+                    name = f"**{label}**" if channel == C else label
+                    row = [
+                        "thread" if consumer == "thread" else "asyncio task",
+                        sends,
+                        name + per_item,
+                        interpreter["label"],
+                        interpreter["workers"][_process(channel)]["gil_text"],
+                    ]
+                    for count in counts:
+                        found = [r for r in mine if r["producers"] == count]
+                        row.append(_figure(found[0] if found else None))
+                    rows.append(row)
+    return _table(header, rows, range(5, len(header)))
+
+
+def _pipeline_table(doc: Result) -> str:
+    interpreters = _labels(doc)
+    rows = []
+    pipeline = [r for r in doc["results"] if r["kind"] == "pipeline"]
+    for key, interpreter in interpreters.items():
+        serial = _find(doc, key, "serial", kind="pipeline")
+        for result in [r for r in pipeline if r["interpreter"] == key]:
+            ratio = ""
+            if result["channel"] != "serial" and _ok(result) and _ok(serial):
+                assert serial is not None
+                ratio = f"{_gain(result, serial):.2f}x"
+            label = result["label"]
+            span = (f"{si(result['min'])}–{si(result['max'])}" if _ok(result) else "")
+            rows.append([
+                f"**{label}**" if result["channel"] == C else label,
+                interpreter["label"],
+                interpreter["workers"][_process(result["channel"])]["gil_text"],
+                _figure(result, with_span=False),
+                span,
+                ratio,
+            ])
+    return _table(["channel", "interpreter", "GIL", "items/s", "min–max", "vs serial"],
+                  rows, {3, 4, 5})
+
+
+def _quick_table(doc: Result, interpreter: Result) -> Optional[str]:
+    key = interpreter["key"]
+    mine = [r for r in doc["results"]
+            if r["kind"] == "quick" and r["interpreter"] == key and r["channel"] == C]
+    if not mine:
+        return None
+    workers = interpreter["workers"]
+    header = ["workload", "loop", f"ringchan C, GIL {workers['c']['gil_text']}", "min–max",
+              f"ringchan pure, GIL {workers['rest']['gil_text']}", "min–max", "C gain"]
+    rows = []
+    for result in mine:
+        other = _find(doc, key, "py", kind="quick", workload=result["workload"],
+                      loop=result["loop"])
+        row = [result["workload"], result["loop"] or "–"]
+        for cell in (result, other):
+            if _ok(cell):
+                assert cell is not None
+                unit = cell["unit"]
+                span = f"{si(cell['min'], unit)}–{si(cell['max'], unit)}"
+                row += [si(cell["median"], unit), span]
+            else:
+                row += ["error" if cell else "–", ""]
+        row.append(f"{_gain(result, other):.2f}x" if other is not None and _ok(other) else "")
+        rows.append(row)
+    return _table(header, rows, range(2, len(header)))
+
+
+def describe(doc: Optional[Result]) -> List[str]:
+    """Header lines: the interpreters of the scaling run and what each lacked."""
+    if not doc:
+        return []
+    lines = []
+    for interpreter in doc["interpreters"]:
+        versions = ", ".join(f"{k} {v}" for k, v in interpreter["versions"].items())
+        lines.append(f"- Scaling interpreter: {interpreter['label']} ({versions})")
+        for what, why in interpreter["missing"].items():
+            lines.append(f"  - missing there: {what} ({why})")
+    return lines
+
+
+def markdown(doc: Optional[Result]) -> List[str]:
+    """The Scaling, Pipeline and free-threaded quick-workload sections."""
+    if not doc:
+        return []
+    settings = doc["settings"]
+    # Per channel, the item counts of its runs by way of sending.
+    counts: Dict[str, Dict[str, int]] = {}
+    for r in doc["results"]:
+        if r["kind"] == "scaling":
+            sends = "`blocking_send_many`" if r["batched"] else "`blocking_send`"
+            counts.setdefault(r["label"], {})[sends] = r["items"]
+    scaled = []
+    for label, by_sends in counts.items():
+        if set(by_sends.values()) == {settings["items"]}:
+            continue
+        if len(set(by_sends.values())) == 1:
+            scaled.append(f"{label}, {next(iter(by_sends.values())):,}")
+        else:
+            scaled += [f"{label} with {sends}, {items:,}" for sends, items in by_sends.items()
+                       if items != settings["items"]]
+    other_counts = ""
+    if scaled:
+        other_counts = (
+            "  Other item counts, so that a fast channel's run lasts long enough for a "
+            "steady figure on a shared machine and a slow one's does not take most of "
+            "the bench's time: " + "; ".join(scaled) + "."
+        )
+    lines = [
+        "## Scaling",
+        "",
+        f"**{doc['cpus']} logical CPUs** (`os.cpu_count()`): producer threads "
+        f"{', '.join(map(str, settings['producers']))} (1, 2, 4, the powers of two up to the "
+        "CPU count and one more than it).  Each producer thread sends its share of "
+        f"{settings['items']:,} int items (but see below), built before the clock starts, with "
+        f"`blocking_send` or `blocking_send_many` of {settings['batch']}, into one consumer: "
+        "a plain thread, or an asyncio task on the default loop; capacity "
+        f"{settings['capacity']} (aiologic.SimpleQueue is unbounded).  The consumer counts "
+        "and sums what it receives; any difference is an error, not a figure.  "
+        "queue.Queue and aiologic put and get item by item (per item); queue.Queue "
+        "cannot be awaited.  Items/s, median (min–max) of "
+        f"{settings['repeat']} runs, channels and interpreters taken in turns."
+        + other_counts,
+        "",
+        "Each interpreter runs its figures in worker processes of its own: ringchan C in "
+        "one, the same with `PYTHON_GIL=1` in another (free-threaded build only), every "
+        "other channel in a third that never imports the C module.  The GIL column is "
+        "`sys._is_gil_enabled()` in that process once its channels were imported: on a "
+        "free-threaded build, importing a C module not declared free-threading "
+        "compatible turns the GIL on.",
+        "",
+        _scaling_table(doc),
+        "",
+    ]
+    if _has_pipeline(doc):
+        lines += [
+            "## Pipeline",
+            "",
+            f"{settings['pipeline_items']:,} JSON lines, built before the clock starts: "
+            f"{settings['pipeline_parsers']} parser threads `json.loads` their share and "
+            "`blocking_send` each dict; one asyncio task takes them with `recv_many("
+            f"{settings['batch']})` and writes each batch to an in-memory SQLite database "
+            "through aiosqlite (`executemany`, then one commit).  Serial: the same parsing "
+            "and `executemany` of the same batches with sqlite3, in one thread, no channel.  "
+            "Every run ends by checking the rows' count and the sum of their ids.  \"vs "
+            "serial\" is how many times faster than the serial run on the same interpreter.",
+            "",
+            _pipeline_table(doc),
+            "",
+        ]
+    for interpreter in doc["interpreters"]:
+        table = _quick_table(doc, interpreter)
+        if table is None:
+            continue
+        lines += [
+            f"## The workloads of `python -m ringchan bench` on {interpreter['label']}",
+            "",
+            f"{settings['quick_items']:,} items per measurement (latency: median of the "
+            "samples), median (min–max) of "
+            f"{settings['repeat']} runs; C and pure taken in turns, each in its own "
+            "process (see Scaling).",
+            "",
+            table,
+            "",
+        ]
+    return lines
+
+
+# --------------------------------------------------------------------------
+# Chart panels.
+
+#: The scaling panels, one per consumer and way of sending.
+_PANELS = [(consumer, batched) for consumer in ("thread", "asyncio") for batched in (False, True)]
+
+
+def _has_pipeline(doc: Result) -> bool:
+    return any(r["kind"] == "pipeline" for r in doc["results"])
+
+
+def panel_count(doc: Optional[Result]) -> int:
+    """How many chart panels :func:`draw` fills for *doc*: the scaling
+    panels, the pipeline's, and one for the legend of the scaling lines."""
+    if not doc:
+        return 0
+    return len(_PANELS) + _has_pipeline(doc) + 1
+
+
+def draw(doc: Optional[Result], axes: Sequence[Any], tick: Callable[[float], str]) -> None:
+    """Draw the scaling panels and the pipeline's on *axes*, :func:`panel_count` of them."""
+    if not doc:
+        return
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    interpreters = _labels(doc)
+    styles: List[Any] = ["-", "--", ":", "-."]
+    channels = _channels(r for r in doc["results"] if r["kind"] == "scaling")
+    colours = {key: f"C{index}" for index, (key, _) in enumerate(channels)}
+    counts = doc["settings"]["producers"]
+    axis_iter = iter(axes)
+    for consumer, batched in _PANELS:
+        axis = next(axis_iter)
+        # Four line styles: a fifth interpreter would go undrawn.
+        for style, (key, interpreter) in zip(styles, interpreters.items(), strict=False):
+            for channel, label in channels:
+                found = {
+                    r["producers"]: r for r in doc["results"]
+                    if r["kind"] == "scaling" and r["consumer"] == consumer
+                    and r["batched"] == batched and r["channel"] == channel
+                    and r["interpreter"] == key and _ok(r)
+                }
+                xs = [n for n in counts if n in found]
+                if not xs:
+                    continue
+                medians = [found[n]["median"] for n in xs]
+                low = [found[n]["median"] - found[n]["min"] for n in xs]
+                high = [found[n]["max"] - found[n]["median"] for n in xs]
+                axis.errorbar(xs, medians, yerr=[low, high], color=colours[channel],
+                              linestyle=style, marker="o", markersize=3, capsize=2,
+                              linewidth=1.5 if channel == C else 1,
+                              label=f"{label}, {interpreter['label']}")
+        axis.set_yscale("log")
+        axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: tick(value)))
+        axis.yaxis.set_minor_formatter(NullFormatter())
+        axis.set_xticks(counts)
+        axis.set_xlabel("producer threads", fontsize=8)
+        axis.set_ylabel("items/s, log scale", fontsize=8)
+        sends = "blocking_send_many" if batched else "blocking_send"
+        who = "a thread" if consumer == "thread" else "an asyncio task"
+        axis.set_title(f"scaling: {sends} → {who}, {doc['cpus']} CPUs", fontsize=10, loc="left")
+        axis.tick_params(labelsize=7)
+        axis.grid(True, which="major", linewidth=0.3)
+    if _has_pipeline(doc):
+        axis = next(axis_iter)
+        pipeline = [r for r in doc["results"] if r["kind"] == "pipeline" and _ok(r)]
+        labels = [f"{r['label']}, {interpreters[r['interpreter']]['label']}" for r in pipeline]
+        ys = range(len(pipeline))
+        axis.barh(
+            ys, [r["median"] for r in pipeline],
+            xerr=[[r["median"] - r["min"] for r in pipeline],
+                  [r["max"] - r["median"] for r in pipeline]],
+            color=[colours.get(r["channel"], "#999999") for r in pipeline],
+            error_kw={"elinewidth": 1, "capsize": 2},
+        )
+        for y, result in zip(ys, pipeline, strict=True):
+            axis.text(result["max"], y, f"  {tick(result['median'])}", va="center", fontsize=7)
+        axis.set_yticks(list(ys), labels, fontsize=7)
+        axis.invert_yaxis()
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: tick(value)))
+        axis.set_xlabel("items/s (lines parsed and stored)", fontsize=8)
+        axis.set_title("pipeline: JSON lines → threads → asyncio → SQLite", fontsize=10,
+                       loc="left")
+        axis.tick_params(axis="x", labelsize=7)
+        axis.margins(x=0.25)
+    # One legend for every scaling panel: a colour per channel, a line style
+    # per interpreter.
+    axis = next(axis_iter)
+    axis.axis("off")
+    handles = [Line2D([], [], color=colours[key], linewidth=2, label=label)
+               for key, label in channels]
+    handles += [
+        Line2D([], [], color="black", linestyle=style, label=interpreter["label"])
+        for style, interpreter in zip(styles, interpreters.values(), strict=False)
+    ]
+    axis.legend(handles=handles, loc="center", fontsize=9,
+                title="scaling: channel (colour), interpreter (line)")
