@@ -30,6 +30,21 @@ rcpy_ring_of(PyObject *self)
 #define RCPY_FREE_THREADED 0
 #endif
 
+/* The channel's mutex.  It guards sections that run no Python code (no call,
+   no allocation, no reference dropped that could be the last).  Without a
+   GIL it is a PyMutex.  With one, the GIL alone makes such a section atomic,
+   since only running Python code lets the GIL go: no lock is needed, and a
+   park, which takes the mutex three times, costs nothing more for it. */
+#if RCPY_FREE_THREADED
+typedef PyMutex rcpy_mutex;
+#define rcpy_mutex_lock(m) PyMutex_Lock(m)
+#define rcpy_mutex_unlock(m) PyMutex_Unlock(m)
+#else
+typedef struct { char unused; } rcpy_mutex;
+#define rcpy_mutex_lock(m) ((void)(m))
+#define rcpy_mutex_unlock(m) ((void)(m))
+#endif
+
 /* Makes op's reference count shared by every thread, as CPython does for
    the objects of a thread that has exited; a no-op with a GIL.  Without a
    GIL, an object is owned by the thread that made it, and a last reference

@@ -66,6 +66,9 @@ from ._ring cimport (
     rc_store_release,
     rcpy_fence,
     rcpy_install_gc,
+    rcpy_mutex,
+    rcpy_mutex_lock,
+    rcpy_mutex_unlock,
     rcpy_ring_clear,
     rcpy_ring_pop_into,
     rcpy_ring_push_list,
@@ -276,7 +279,7 @@ cdef class _Core:
 
     cdef rc_ring *ring
     cdef Py_ssize_t capacity
-    cdef cython.pymutex lock
+    cdef rcpy_mutex lock
     cdef rc_atomic_u64 senders
     cdef rc_atomic_u64 rx_closed
     cdef rc_atomic_u64 rx_parked  # rx_waiter is not None
@@ -367,9 +370,10 @@ cdef class _Core:
         cdef uint64_t owed
         if not (rc_load_acquire(&self.owed) & (1 << slot)):
             return False
-        with self.lock:
-            owed = rc_load_relaxed(&self.owed)
-            rc_store_release(&self.owed, owed & ~(1 << slot))
+        rcpy_mutex_lock(&self.lock)
+        owed = rc_load_relaxed(&self.owed)
+        rc_store_release(&self.owed, owed & ~(1 << slot))
+        rcpy_mutex_unlock(&self.lock)
         return (owed >> slot) & 1
 
     cdef bint park_tx(self, Sender tx, _Waiter waiter) except -1:
@@ -377,13 +381,14 @@ cdef class _Core:
         cdef bint refused
         if self.take_owed(RECEIVER) and self.length():
             self.wake_rx()
-        with self.lock:
-            refused = _flag(&tx.closed) or _flag(&self.rx_closed)
-            if not refused:
-                if waiter.ticket == 0:
-                    self.tickets += 1
-                    waiter.ticket = self.tickets
-                self.enqueue(waiter)
+        rcpy_mutex_lock(&self.lock)
+        refused = _flag(&tx.closed) or _flag(&self.rx_closed)
+        if not refused:
+            if waiter.ticket == 0:
+                self.tickets += 1
+                waiter.ticket = self.tickets
+            self.enqueue(waiter)
+        rcpy_mutex_unlock(&self.lock)
         if refused:
             return False
         rcpy_fence()
@@ -396,33 +401,36 @@ cdef class _Core:
         if self.take_owed(SENDERS):
             self.wake_tx(self.capacity - self.length())
         while True:
-            with self.lock:
-                current = self.rx_waiter
-                if current is None:
-                    self.rx_waiter = waiter
-                    rc_store_release(&self.rx_parked, 1)
-                else:
-                    gone = current.left
+            rcpy_mutex_lock(&self.lock)
+            current = self.rx_waiter
+            if current is None:
+                self.rx_waiter = waiter
+                rc_store_release(&self.rx_parked, 1)
+            else:
+                gone = current.left
+            rcpy_mutex_unlock(&self.lock)
             if current is None:
                 rcpy_fence()
                 return 0
             if not (gone or _dead(current)):
                 raise rx.busy()
             # A waiter nobody waits on any more gives its slot up.
-            with self.lock:
-                if self.rx_waiter is current:
-                    self.rx_waiter = None
-                    rc_store_release(&self.rx_parked, 0)
+            rcpy_mutex_lock(&self.lock)
+            if self.rx_waiter is current:
+                self.rx_waiter = None
+                rc_store_release(&self.rx_parked, 0)
+            rcpy_mutex_unlock(&self.lock)
 
     cdef int leave(self, _Waiter waiter) except -1:
         """waiter's owner waits no more: unregister it if it still is."""
-        with self.lock:
-            waiter.left = True
-            if waiter.queued:
-                self.unlink(waiter)
-            elif self.rx_waiter is waiter:
-                self.rx_waiter = None
-                rc_store_release(&self.rx_parked, 0)
+        rcpy_mutex_lock(&self.lock)
+        waiter.left = True
+        if waiter.queued:
+            self.unlink(waiter)
+        elif self.rx_waiter is waiter:
+            self.rx_waiter = None
+            rc_store_release(&self.rx_parked, 0)
+        rcpy_mutex_unlock(&self.lock)
         return 0
 
     cdef int abandon(self, _Waiter waiter) except -1:
@@ -430,11 +438,12 @@ cdef class _Core:
         its own): unregister it; if it was already woken, pass the wake-up
         on."""
         cdef bint woken
-        with self.lock:
-            waiter.left = True
-            woken = not waiter.queued
-            if not woken:
-                self.unlink(waiter)
+        rcpy_mutex_lock(&self.lock)
+        waiter.left = True
+        woken = not waiter.queued
+        if not woken:
+            self.unlink(waiter)
+        rcpy_mutex_unlock(&self.lock)
         if woken and self.length() < self.capacity:
             self.wake_tx(1)
         return 0
@@ -459,26 +468,28 @@ cdef class _Core:
             if slot == CLOSED_LIST:
                 self.closed_waiters.append(waiter)
             else:
-                with self.lock:
-                    if waiter.left:
-                        pass
-                    elif slot == SENDERS:
-                        self.enqueue(waiter)
-                        rc_store_release(&self.owed, rc_load_relaxed(&self.owed) | (1 << SENDERS))
-                    elif self.rx_waiter is None:
-                        self.rx_waiter = waiter
-                        rc_store_release(&self.rx_parked, 1)
-                        rc_store_release(&self.owed, rc_load_relaxed(&self.owed) | (1 << RECEIVER))
+                rcpy_mutex_lock(&self.lock)
+                if waiter.left:
+                    pass
+                elif slot == SENDERS:
+                    self.enqueue(waiter)
+                    rc_store_release(&self.owed, rc_load_relaxed(&self.owed) | (1 << SENDERS))
+                elif self.rx_waiter is None:
+                    self.rx_waiter = waiter
+                    rc_store_release(&self.rx_parked, 1)
+                    rc_store_release(&self.owed, rc_load_relaxed(&self.owed) | (1 << RECEIVER))
+                rcpy_mutex_unlock(&self.lock)
         rcpy_write_unraisable(error, _FAILED_WAKE)
         return woken
 
     cdef int wake_rx(self) except -1:
         cdef _Waiter waiter
-        with self.lock:
-            waiter = self.rx_waiter
-            if waiter is not None:
-                self.rx_waiter = None
-                rc_store_release(&self.rx_parked, 0)
+        rcpy_mutex_lock(&self.lock)
+        waiter = self.rx_waiter
+        if waiter is not None:
+            self.rx_waiter = None
+            rc_store_release(&self.rx_parked, 0)
+        rcpy_mutex_unlock(&self.lock)
         if waiter is not None:
             self.deliver(waiter, RECEIVER)
         return 0
@@ -488,10 +499,11 @@ cdef class _Core:
         is closed are dropped rather than counted."""
         cdef _Waiter waiter
         while count > 0:
-            with self.lock:
-                waiter = self.tx_first
-                if waiter is not None:
-                    self.unlink(waiter)
+            rcpy_mutex_lock(&self.lock)
+            waiter = self.tx_first
+            if waiter is not None:
+                self.unlink(waiter)
+            rcpy_mutex_unlock(&self.lock)
             if waiter is None:
                 return 0
             count -= self.deliver(waiter, SENDERS)
@@ -516,23 +528,25 @@ cdef class _Core:
         cdef _Waiter waiter
         cdef _Waiter later
         cdef _Waiter rx_waiter = None
-        with self.lock:
-            if _flag(&tx.closed):
-                return 0
-            rc_store_release(&tx.closed, 1)
-            rc_store_release(&self.senders, rc_load_relaxed(&self.senders) - 1)
-            waiter = self.tx_first
-            while waiter is not None:
-                later = waiter.next
-                if waiter.owner == <PyObject *>tx:
-                    self.unlink(waiter)
-                    waiter.next = chain
-                    chain = waiter
-                waiter = later
-            if rc_load_relaxed(&self.senders) == 0:
-                rx_waiter = self.rx_waiter
-                self.rx_waiter = None
-                rc_store_release(&self.rx_parked, 0)
+        rcpy_mutex_lock(&self.lock)
+        if _flag(&tx.closed):
+            rcpy_mutex_unlock(&self.lock)
+            return 0
+        rc_store_release(&tx.closed, 1)
+        rc_store_release(&self.senders, rc_load_relaxed(&self.senders) - 1)
+        waiter = self.tx_first
+        while waiter is not None:
+            later = waiter.next
+            if waiter.owner == <PyObject *>tx:
+                self.unlink(waiter)
+                waiter.next = chain
+                chain = waiter
+            waiter = later
+        if rc_load_relaxed(&self.senders) == 0:
+            rx_waiter = self.rx_waiter
+            self.rx_waiter = None
+            rc_store_release(&self.rx_parked, 0)
+        rcpy_mutex_unlock(&self.lock)
         self.deliver_chain(chain)
         if rx_waiter is not None:
             self.deliver(rx_waiter, RECEIVER)
@@ -546,22 +560,23 @@ cdef class _Core:
         cdef _Waiter rx_waiter
         cdef list fresh = []
         cdef list closed_waiters
-        with self.lock:
-            rc_store_release(&self.rx_closed, 1)
-            chain = self.tx_first
-            self.tx_first = None
-            self.tx_last = NULL
-            rc_store_release(&self.tx_parked, 0)
-            waiter = chain
-            while waiter is not None:
-                waiter.queued = False
-                waiter.prev = NULL
-                waiter = waiter.next
-            closed_waiters = self.closed_waiters
-            self.closed_waiters = fresh
-            rx_waiter = self.rx_waiter
-            self.rx_waiter = None
-            rc_store_release(&self.rx_parked, 0)
+        rcpy_mutex_lock(&self.lock)
+        rc_store_release(&self.rx_closed, 1)
+        chain = self.tx_first
+        self.tx_first = None
+        self.tx_last = NULL
+        rc_store_release(&self.tx_parked, 0)
+        waiter = chain
+        while waiter is not None:
+            waiter.queued = False
+            waiter.prev = NULL
+            waiter = waiter.next
+        closed_waiters = self.closed_waiters
+        self.closed_waiters = fresh
+        rx_waiter = self.rx_waiter
+        self.rx_waiter = None
+        rc_store_release(&self.rx_parked, 0)
+        rcpy_mutex_unlock(&self.lock)
         self.deliver_chain(chain)
         for waiter in closed_waiters:
             self.deliver(waiter, CLOSED_LIST)
@@ -752,8 +767,11 @@ cdef class _Op:
                     out[0] = <PyObject *>fut
                     return 1
         except BaseException:
+            self.ticket = 0
             self.finish()
             raise
+        # Set only here, on the slow path: reset here too, for a reuse.
+        self.ticket = 0
         self.finish()
         Py_INCREF(result)
         out[0] = <PyObject *>result
@@ -838,17 +856,17 @@ cdef class _Handle:
 
     @cython.final
     cdef _Op new_op(self, _OpKind kind):
-        """An awaitable of *kind* for this handle: on a GIL build the spare
-        one when nobody else holds it any more, else a new one.  Without a
-        GIL, threads sharing a handle would race for the spare."""
-        cdef _Op op = None if RCPY_FREE_THREADED else self.spare
+        """An awaitable of *kind* for this handle: the spare one when nobody
+        else holds it any more, else a new one.  Without a GIL there is never
+        a spare (finish() keeps none): threads sharing a handle would race
+        for it."""
+        cdef _Op op = self.spare
         # References: the spare slot and op.
         if op is None or Py_REFCNT(op) != 2:
             op = _Op.__new__(_Op)
         else:
             self.spare = None
             op.sent = 0
-            op.ticket = 0
             op.done = False
         op.kind = kind
         return op
@@ -948,10 +966,11 @@ cdef class Sender(_Handle):
         """Return a new, open handle to the same channel."""
         cdef _Core core = self.core
         cdef bint refused
-        with core.lock:
-            refused = _flag(&self.closed)
-            if not refused:
-                rc_store_release(&core.senders, rc_load_relaxed(&core.senders) + 1)
+        rcpy_mutex_lock(&core.lock)
+        refused = _flag(&self.closed)
+        if not refused:
+            rc_store_release(&core.senders, rc_load_relaxed(&core.senders) + 1)
+        rcpy_mutex_unlock(&core.lock)
         if refused:
             raise Closed(_messages.CLONE_CLOSED)
         return _handle(Sender(core))
@@ -1086,8 +1105,9 @@ cdef class Sender(_Handle):
         closed_waiters = core.closed_waiters
         # Appending may allocate: done outside the mutex, re-checked inside.
         closed_waiters.append(waiter)
-        with core.lock:
-            registered = core.closed_waiters is closed_waiters and not _flag(&core.rx_closed)
+        rcpy_mutex_lock(&core.lock)
+        registered = core.closed_waiters is closed_waiters and not _flag(&core.rx_closed)
+        rcpy_mutex_unlock(&core.lock)
         if not registered:
             return
         try:

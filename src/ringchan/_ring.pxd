@@ -27,6 +27,12 @@ cdef extern from "ringchan/pyring.h" nogil:
     # A C constant: 1 on a free-threaded build (no GIL), else 0.
     bint RCPY_FREE_THREADED
     void rcpy_fence()
+
+    # The channel's mutex: a PyMutex without a GIL, nothing with one.
+    ctypedef struct rcpy_mutex:
+        pass
+    void rcpy_mutex_lock(rcpy_mutex *m)
+    void rcpy_mutex_unlock(rcpy_mutex *m)
     void rcpy_share_refcount(object op)
 
 
