@@ -197,9 +197,12 @@ class _Core:
         #: Slots where a failed wake-up left a waiter registered.
         self.owed: set = set()
 
-    def __enter__(self) -> None:
+    def __enter__(self, _ident: Callable[[], int] = _get_ident) -> None:
+        # Bound at definition: handles finalized at interpreter exit enter
+        # the lock after the module's globals are gone.
+        owner = _ident()
         self.lock.acquire()
-        self.owner = _get_ident()
+        self.owner = owner
 
     def __exit__(self, *exc_info: object) -> None:
         self.owner = 0
