@@ -30,6 +30,14 @@ from ringchan._errors import Closed, Empty, Full
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 ROUNDS = 1000
 
+#: Why the pure twin is exempt from one case without a GIL (see the README).
+PURE_DROP_REASON = (
+    "without a GIL a pure-Python handle belongs to the thread that made it: "
+    "dropped last on another thread, it is freed (and closed) only when its "
+    "owner next runs Python code, and here the owner waits in select(); the C "
+    "handles share their reference count and close at once"
+)
+
 
 @pytest.mark.skipif(not FREE_THREADED, reason="needs a free-threaded CPython build")
 @pytest.mark.parametrize("pure", [False, True], ids=["cext", "pure"])
@@ -56,6 +64,8 @@ def test_last_sender_dropped_on_another_thread_ends_a_parked_receive(
 ) -> None:
     """A thread sends one item and drops the last sender while the asyncio
     receiver awaits recv() twice: the second recv() must see Closed."""
+    if FREE_THREADED and not chan_module.__name__.endswith("_c"):
+        pytest.skip(PURE_DROP_REASON)
     loop = loop_factory()
     try:
         for _ in range(ROUNDS):
