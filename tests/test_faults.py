@@ -28,12 +28,13 @@ from typing import Any, Callable, Iterator, List, Type
 import pytest
 from test_stress import (
     LOOP_PRODUCERS,
+    consume_in_thread,
+    consume_on_loop,
     thread_blocking_send,
     thread_blocking_send_many,
 )
 from traffic import Budget, Ledger, Noise, gather_producers, run_loop
 
-from ringchan._errors import Closed
 
 WAIT = 10.0
 PRODUCERS = 4
@@ -251,36 +252,6 @@ def test_awaited_receive_whose_wakes_fail_still_returns_its_item(
 
 
 # --- the stress traffic, with faults -------------------------------------------
-
-
-async def consume_on_loop(rx: Any, ledger: Ledger, rng: random.Random) -> None:
-    while True:
-        way = rng.random()
-        try:
-            if way < 0.4:
-                ledger.received(await rx.recv())
-            elif way < 0.7:
-                ledger.received_many(await rx.recv_many(rng.randint(1, 16)))
-            else:
-                async for item in rx:
-                    ledger.received(item)
-                    if rng.random() < 0.05:
-                        break
-                else:
-                    return
-        except Closed:
-            return
-
-
-def consume_in_thread(rx: Any, ledger: Ledger, rng: random.Random) -> None:
-    while True:
-        try:
-            if rng.random() < 0.5:
-                ledger.received(rx.blocking_recv(timeout=WAIT))
-            else:
-                ledger.received_many(rx.blocking_recv_many(rng.randint(1, 16), timeout=WAIT))
-        except Closed:
-            return
 
 
 @pytest.mark.parametrize("error", ERRORS)
