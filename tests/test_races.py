@@ -141,8 +141,7 @@ def test_barrier_started_threads_hammer_every_method(
     start = threading.Barrier(threads + 1, timeout=6 * WAIT)
     sent: List[Counter] = [Counter() for _ in range(threads)]
 
-    def produce(pid: int) -> None:
-        own = tx.clone()
+    def produce(pid: int, own: Any) -> None:
         start.wait()
         for i in range(per_thread):
             item = (pid, i)
@@ -172,7 +171,8 @@ def test_barrier_started_threads_hammer_every_method(
             len(own), own.is_closed  # readers racing the writers
         own.close()
 
-    workers = [spawn(produce, pid) for pid in range(threads)]
+    # Cloned here: a thread started late would find tx closed already.
+    workers = [spawn(produce, pid, tx.clone()) for pid in range(threads)]
     tx.close()
     start.wait()
     got: Counter = Counter()
