@@ -1,4 +1,4 @@
-"""What ringchan ships: which interpreter gets which channel, and its metadata.
+"""What ringchan ships: which interpreter gets which channel, metadata, builds.
 
 - Which interpreter gets which channel: CPython the C one (never a silent
   fallback), any other (PyPy, GraalPy) the pure twin, both in setup.py (what
@@ -6,21 +6,26 @@
   subprocesses that present CPython as another implementation.
 - The installed metadata: one version, the same as the newest CHANGELOG
   entry; a classifier for every CPython with wheels; ``Requires-Python``.
+- The wheels cibuildwheel builds, per platform, against the intended list
+  (``cibuildwheel --print-build-identifiers``), so that a new cibuildwheel
+  cannot add or drop one unnoticed.
 
-Tests that need the source tree are skipped where it is absent, as when the
-suite runs against an installed wheel.
+Tests that need the source tree, or the ``dev`` extra (cibuildwheel),
+are skipped where those are absent, as when the suite runs against an
+installed wheel.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import os
 import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Set
 
 import pytest
 
@@ -32,8 +37,30 @@ WAIT = 60.0
 ROOT = Path(__file__).resolve().parents[1]
 HAS_SETUP = (ROOT / "setup.py").is_file()
 
-#: Every CPython with wheels.
+# --- the intended builds ------------------------------------------------------
+
+#: Every CPython with wheels, and those that also get a free-threaded one.
 CPYTHONS = ["3.10", "3.11", "3.12", "3.13", "3.14", "3.15"]
+FREE_THREADED = ["3.14", "3.15"]
+
+#: The platform part of cibuildwheel's identifiers, per platform.  64-bit
+#: only: the ring's positions are 64-bit atomics.
+PLATFORM_TAGS = {
+    "linux": [
+        "manylinux_x86_64",
+        "manylinux_aarch64",
+        "musllinux_x86_64",
+        "musllinux_aarch64",
+    ],
+    "macos": ["macosx_x86_64", "macosx_arm64"],
+    "windows": ["win_amd64", "win_arm64"],
+}
+
+def intended_identifiers(platform: str) -> Set[str]:
+    """cp310-manylinux_x86_64 and the like: every build meant for *platform*."""
+    pythons = ["cp" + v.replace(".", "") for v in CPYTHONS]
+    pythons += ["cp" + v.replace(".", "") + "t" for v in FREE_THREADED]
+    return {f"{py}-{tag}" for py in pythons for tag in PLATFORM_TAGS[platform]}
 
 
 # --- which interpreter gets which channel -------------------------------------
@@ -169,3 +196,33 @@ def test_metadata_names_every_supported_python() -> None:
     assert meta["Requires-Python"] == ">=" + CPYTHONS[0]
     urls = {u.split(",", 1)[0] for u in meta.get_all("Project-URL") or []}
     assert {"Homepage", "Source", "Issues", "Changelog"} <= urls
+
+
+# --- cibuildwheel's builds ---------------------------------------------------
+
+needs_cibuildwheel = pytest.mark.skipif(
+    importlib.util.find_spec("cibuildwheel") is None or not HAS_SETUP,
+    reason="needs the dev extra (cibuildwheel) and the project's pyproject.toml",
+)
+
+
+@needs_cibuildwheel
+@pytest.mark.parametrize("platform", sorted(PLATFORM_TAGS))
+def test_cibuildwheel_builds_exactly_the_intended_wheels(platform: str) -> None:
+    # CIBW_* variables of the caller would change the answer.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIBW_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "cibuildwheel", "--platform", platform,
+         "--print-build-identifiers", "."],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    printed = set(proc.stdout.split())
+    intended = intended_identifiers(platform)
+    assert printed == intended, (
+        f"added: {sorted(printed - intended)}; dropped: {sorted(intended - printed)}"
+    )
