@@ -8,7 +8,8 @@
   entry; a classifier for every CPython with wheels; ``Requires-Python``.
 - The wheels cibuildwheel builds, per platform, against the intended list
   (``cibuildwheel --print-build-identifiers``), so that a new cibuildwheel
-  cannot add or drop one unnoticed.
+  cannot add or drop one unnoticed; and the release workflow runs that same
+  cibuildwheel on a runner for every configured architecture.
 
 Tests that need the source tree, or the ``dev`` extra (cibuildwheel),
 are skipped where those are absent, as when the suite runs against an
@@ -55,6 +56,14 @@ PLATFORM_TAGS = {
     "macos": ["macosx_x86_64", "macosx_arm64"],
     "windows": ["win_amd64", "win_arm64"],
 }
+
+#: cibuildwheel's architecture names, per platform, as in the release workflow.
+ARCHS = {
+    "linux": {"x86_64", "aarch64"},
+    "macos": {"x86_64", "arm64"},
+    "windows": {"AMD64", "ARM64"},
+}
+
 
 def intended_identifiers(platform: str) -> Set[str]:
     """cp310-manylinux_x86_64 and the like: every build meant for *platform*."""
@@ -226,3 +235,21 @@ def test_cibuildwheel_builds_exactly_the_intended_wheels(platform: str) -> None:
     assert printed == intended, (
         f"added: {sorted(printed - intended)}; dropped: {sorted(intended - printed)}"
     )
+
+
+@needs_cibuildwheel
+def test_release_workflow_runs_that_cibuildwheel_on_every_architecture() -> None:
+    workflow = ROOT / ".github" / "workflows" / "release.yml"
+    if not workflow.is_file():
+        pytest.skip("needs the checkout's .github/workflows")
+    text = workflow.read_text(encoding="utf-8")
+    # The action's version is the one whose identifiers were checked above.
+    pinned = importlib.metadata.version("cibuildwheel")
+    assert re.findall(r"uses: pypa/cibuildwheel@(\S+)", text) == [f"v{pinned}"]
+    # One matrix row per runner: "- { os: <runner>, archs: <arch> }".
+    rows = re.findall(r"-\s*\{\s*os:\s*([\w.-]+),\s*archs:\s*(\w+)\s*\}", text)
+    platform_of = {"ubuntu": "linux", "macos": "macos", "windows": "windows"}
+    found: Dict[str, Set[str]] = {p: set() for p in ARCHS}
+    for runner, arch in rows:
+        found[platform_of[runner.split("-")[0]]].add(arch)
+    assert found == ARCHS
