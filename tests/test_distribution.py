@@ -1,4 +1,4 @@
-"""What ringchan ships: which interpreter gets which channel, metadata, builds.
+"""What ringchan ships: interpreters, builds, metadata, sdist and wheel contents.
 
 - Which interpreter gets which channel: CPython the C one (never a silent
   fallback), any other (PyPy, GraalPy) the pure twin, both in setup.py (what
@@ -10,8 +10,12 @@
   (``cibuildwheel --print-build-identifiers``), so that a new cibuildwheel
   cannot add or drop one unnoticed; and the release workflow runs that same
   cibuildwheel on a runner for every configured architecture.
+- The sdist holds everything needed to build and test, nothing generated;
+  the wheel holds no C or Cython sources.  ``RINGCHAN_DIST_DIR`` names a
+  folder of built artifacts to check (as ``scripts/dev wheels`` does);
+  otherwise, in a source tree, the test builds the sdist and a wheel from it.
 
-Tests that need the source tree, or the ``dev`` extra (cibuildwheel),
+Tests that need the source tree, or the ``dev`` extra (cibuildwheel, build),
 are skipped where those are absent, as when the suite runs against an
 installed wheel.
 """
@@ -22,9 +26,12 @@ import importlib.metadata
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tarfile
 import textwrap
+import zipfile
 from pathlib import Path
 from typing import Dict, Set
 
@@ -35,8 +42,12 @@ import ringchan
 #: Bound on one quick subprocess (an import, a dry run of setup.py, a listing).
 WAIT = 60.0
 
+#: Bound on building the sdist and a wheel from it (compiles the extension).
+BUILD_WAIT = 600.0
+
 ROOT = Path(__file__).resolve().parents[1]
 HAS_SETUP = (ROOT / "setup.py").is_file()
+HAS_SOURCES = HAS_SETUP and (ROOT / "src" / "ringchan" / "_channel_c.pyx").is_file()
 
 # --- the intended builds ------------------------------------------------------
 
@@ -253,3 +264,148 @@ def test_release_workflow_runs_that_cibuildwheel_on_every_architecture() -> None
     for runner, arch in rows:
         found[platform_of[runner.split("-")[0]]].add(arch)
     assert found == ARCHS
+
+
+# --- sdist and wheel contents ------------------------------------------------
+
+#: Files the sdist must hold (more are required below: every tracked source).
+SDIST_REQUIRED = {
+    "LICENSE",
+    "README.md",
+    "CHANGELOG.md",
+    "MANIFEST.in",
+    "pyproject.toml",
+    "setup.py",
+    "csrc/ringchan/atomic.h",
+    "csrc/ringchan/ring.h",
+    "csrc/ringchan/pyawait.h",
+    "csrc/ringchan/pyloop.h",
+    "csrc/ringchan/pyring.h",
+    "csrc/tests/test_ring.c",
+    "src/ringchan/__init__.py",
+    "src/ringchan/_channel_c.pyx",
+    "src/ringchan/_channel_py.py",
+    "src/ringchan/_awaitable.pxd",
+    "src/ringchan/_ring.pxd",
+    "src/ringchan/py.typed",
+    "tests/conftest.py",
+    "tests/test_distribution.py",
+    "benchmarks/compare.py",
+}
+
+#: What setuptools adds to every sdist: metadata, not project files.
+SDIST_METADATA = re.compile(r"PKG-INFO|setup\.cfg|src/ringchan\.egg-info/[^/]+")
+
+#: Generated files, build output and local state: never in the sdist.
+SDIST_FORBIDDEN = re.compile(
+    r"(^|/)(__pycache__|build|dist|wheelhouse|\.venv[^/]*|\.hypothesis)/"
+    r"|\.(pyc|pyo|so|pyd|o|obj)$"
+    r"|^src/.*\.(c|html)$"
+    r"|^benchmarks/results/"
+)
+
+#: Build output and local state of a checkout, left out of the copy the
+#: sdist is built from (the files Cython generates stay, as in a checkout).
+LOCAL_STATE = (
+    ".git", ".venv*", "build", "dist", "wheelhouse", "*.egg-info", "__pycache__", ".hypothesis"
+)
+
+#: Sources: never in a wheel.
+WHEEL_FORBIDDEN = re.compile(r"\.(c|h|pyx|pxd)$")
+
+
+def _sdist_members(path: Path) -> Set[str]:
+    with tarfile.open(path) as tar:
+        names = [m.name for m in tar.getmembers() if m.isfile()]
+    top = {n.split("/", 1)[0] for n in names}
+    assert len(top) == 1, f"sdist has several top folders: {top}"
+    return {n.split("/", 1)[1] for n in names}
+
+
+def _wheel_members(path: Path) -> Set[str]:
+    with zipfile.ZipFile(path) as whl:
+        return {n for n in whl.namelist() if not n.endswith("/")}
+
+
+def _tracked_sources() -> Set[str]:
+    """The files git tracks in the folders the sdist carries whole, if git can tell."""
+    if not (ROOT / ".git").exists() or shutil.which("git") is None:
+        return set()
+    proc = subprocess.run(
+        ["git", "ls-files", "csrc", "src", "tests", "benchmarks"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    )
+    if proc.returncode != 0:
+        return set()
+    return {n for n in proc.stdout.splitlines() if not n.startswith("benchmarks/results/")}
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding one sdist and the wheels built from it."""
+    given = os.environ.get("RINGCHAN_DIST_DIR")
+    if given:
+        return Path(given)
+    if not HAS_SOURCES:
+        pytest.skip("needs a source tree, or RINGCHAN_DIST_DIR naming built artifacts")
+    missing = [m for m in ("build", "setuptools", "Cython") if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"needs the dev extra to build an sdist and a wheel: {missing}")
+    # A copy without build output: setuptools would add to the sdist every
+    # file a stale src/ringchan.egg-info lists, hiding a gap in MANIFEST.in.
+    tree = tmp_path_factory.mktemp("tree") / "ringchan"
+    shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(*LOCAL_STATE))
+    out = tmp_path_factory.mktemp("dist")
+    # No isolation: the dev extra holds the build requirements, and the build
+    # needs no download.  python -m build builds the wheel from the sdist.
+    proc = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(tree)],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=BUILD_WAIT,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out
+
+
+@pytest.mark.timeout(BUILD_WAIT + 60)
+def test_sdist_holds_the_sources_and_nothing_generated(dist: Path) -> None:
+    (sdist,) = dist.glob("ringchan-*.tar.gz")
+    members = _sdist_members(sdist)
+    assert not SDIST_REQUIRED - members, f"missing: {sorted(SDIST_REQUIRED - members)}"
+    # This very test suite, whatever files it has grown.
+    suite = {f"tests/{p.name}" for p in Path(__file__).parent.glob("*.py")}
+    assert not suite - members, f"tests missing: {sorted(suite - members)}"
+    forbidden = sorted(m for m in members if SDIST_FORBIDDEN.search(m))
+    assert not forbidden, f"generated or local files in the sdist: {forbidden}"
+    tracked = _tracked_sources()
+    if tracked:
+        assert not tracked - members, f"tracked but missing: {sorted(tracked - members)}"
+        untracked = {
+            m for m in members - tracked
+            if not SDIST_METADATA.fullmatch(m) and m not in SDIST_REQUIRED
+        }
+        assert not untracked, f"files git does not track: {sorted(untracked)}"
+
+
+@pytest.mark.timeout(BUILD_WAIT + 60)
+def test_wheels_hold_no_sources(dist: Path) -> None:
+    (sdist,) = dist.glob("ringchan-*.tar.gz")
+    modules = {
+        m[len("src/"):] for m in _sdist_members(sdist)
+        if re.fullmatch(r"src/ringchan/[^/]+\.py", m)
+    }
+    wheels = sorted(dist.glob("ringchan-*.whl"))
+    assert wheels, f"no wheel in {dist}"
+    for wheel in wheels:
+        members = _wheel_members(wheel)
+        compiled = not wheel.name.endswith("-none-any.whl")
+        assert not [m for m in members if WHEEL_FORBIDDEN.search(m)], wheel.name
+        package = {m for m in members if not re.match(r"ringchan-[^/]+\.dist-info/", m)}
+        extensions = {m for m in package if re.fullmatch(r"ringchan/_channel_c\.[^/]+\.(so|pyd)", m)}
+        assert len(extensions) == (1 if compiled else 0), (wheel.name, extensions)
+        assert package - extensions == modules | {"ringchan/py.typed"}, wheel.name
