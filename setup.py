@@ -1,9 +1,13 @@
 """Build of the C channel: src/ringchan/_channel_c.pyx over the ring in csrc/.
 
-RINGCHAN_NO_EXTENSIONS=1 builds a pure-Python install.  RINGCHAN_SANITIZE
-takes a comma-separated list of sanitizers (e.g. ``address,undefined`` or
-``thread``) and builds the extension with them and with debug info, for
-local runs only.
+RINGCHAN_NO_EXTENSIONS=1 builds a pure-Python install, and so does any
+interpreter other than CPython (PyPy, GraalPy), for which the extension,
+written against CPython's C API, is not meant.  On CPython a failed compile
+fails the install: never a silent fallback to the far slower pure twin.
+
+RINGCHAN_SANITIZE takes a comma-separated list of sanitizers (e.g.
+``address,undefined`` or ``thread``) and builds the extension with them and
+with debug info, for local runs only.
 """
 
 import os
@@ -11,7 +15,11 @@ import sys
 
 from setuptools import Extension, setup
 
-NO_EXTENSIONS = bool(os.environ.get("RINGCHAN_NO_EXTENSIONS"))
+NO_EXTENSIONS = (
+    bool(os.environ.get("RINGCHAN_NO_EXTENSIONS"))
+    # Same test as ringchan/__init__.py, which then picks the pure twin.
+    or sys.implementation.name != "cpython"
+)
 SANITIZE = os.environ.get("RINGCHAN_SANITIZE", "").strip()
 
 

@@ -4,12 +4,14 @@
 loop (``await tx.send(item)``) or plain threads (``tx.blocking_send(item)``);
 the receiver is a stream (``async for item in rx``).  The buffer is a
 lock-free ring in C; ``RINGCHAN_NO_EXTENSIONS=1`` selects the pure-Python
-twin instead, and :data:`COMPILED` tells which one is active.
+twin instead, as does any interpreter other than CPython (PyPy, GraalPy), and
+:data:`COMPILED` tells which one is active.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from ._args import MAX_CAPACITY
@@ -32,13 +34,20 @@ __version__ = "0.1.0"
 #: True when the C channel is in use, False for the pure-Python twin.
 COMPILED: bool
 
-if TYPE_CHECKING or os.environ.get("RINGCHAN_NO_EXTENSIONS"):
+# The C channel is built for CPython only: setup.py installs other
+# interpreters (PyPy, GraalPy) without it, so they use the pure twin.
+if (
+    TYPE_CHECKING
+    or os.environ.get("RINGCHAN_NO_EXTENSIONS")
+    or sys.implementation.name != "cpython"
+):
     from ._channel_py import Receiver, Sender, channel
 
     COMPILED = False
 else:
-    # A missing or broken build is an error, never a silent fallback: the
-    # pure-Python channel is far slower.  Set RINGCHAN_NO_EXTENSIONS=1 to use it.
+    # On CPython a missing or broken build is an error, never a silent
+    # fallback: the pure-Python channel is far slower.  Set
+    # RINGCHAN_NO_EXTENSIONS=1 to use it.
     from ._channel_c import Receiver, Sender, channel
 
     COMPILED = True
