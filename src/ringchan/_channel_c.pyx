@@ -1,9 +1,12 @@
-# cython: freethreading_compatible = True
 """The C channel: the lock-free ring of csrc/ringchan driven from Cython.
 
 Same API and behaviour as the pure-Python reference in ``_channel_py``.
 
-Correct with or without a GIL.  Three kinds of state, three rules:
+Written to be correct with or without a GIL, but not yet declared
+free-threading compatible: on a free-threaded CPython, importing it turns
+the GIL back on.  Without the GIL, the chaos test still crashes now and then
+(an item freed while a sender still holds it); until that is found and
+fixed, the declaration stays off.  Three kinds of state, three rules:
 
 - Items move through the C ring, lock-free: producers claim a slot with a
   CAS and publish it; the single consumer's pops are serialized by a
@@ -558,7 +561,6 @@ cdef class _Core:
         cdef _Waiter chain
         cdef _Waiter waiter
         cdef _Waiter rx_waiter
-        cdef list fresh = []
         cdef list closed_waiters
         rcpy_mutex_lock(&self.lock)
         rc_store_release(&self.rx_closed, 1)
@@ -571,14 +573,19 @@ cdef class _Core:
             waiter.queued = False
             waiter.prev = NULL
             waiter = waiter.next
-        closed_waiters = self.closed_waiters
-        self.closed_waiters = fresh
         rx_waiter = self.rx_waiter
         self.rx_waiter = None
         rc_store_release(&self.rx_parked, 0)
         rcpy_mutex_unlock(&self.lock)
         self.deliver_chain(chain)
+        # The list is never replaced, so wait_closed may read the field
+        # without the mutex; a waiter added after this copy sees rx_closed.
+        closed_waiters = list(self.closed_waiters)
         for waiter in closed_waiters:
+            try:
+                self.closed_waiters.remove(waiter)
+            except ValueError:
+                continue  # its wait_closed already ended
             self.deliver(waiter, CLOSED_LIST)
         if rx_waiter is not None:
             self.deliver(rx_waiter, RECEIVER)
@@ -1102,13 +1109,13 @@ cdef class Sender(_Handle):
         if _flag(&core.rx_closed):
             return
         waiter = _loop_waiter(_running_loop(), None)
-        closed_waiters = core.closed_waiters
-        # Appending may allocate: done outside the mutex, re-checked inside.
-        closed_waiters.append(waiter)
-        rcpy_mutex_lock(&core.lock)
-        registered = core.closed_waiters is closed_waiters and not _flag(&core.rx_closed)
-        rcpy_mutex_unlock(&core.lock)
+        # Appended first, then rx_closed checked: a close_rx that copied the
+        # list before this append has set rx_closed already.
+        core.closed_waiters.append(waiter)
+        rcpy_fence()
+        registered = not _flag(&core.rx_closed)
         if not registered:
+            core.closed_waiters.remove(waiter)
             return
         try:
             await waiter.fut
