@@ -14,12 +14,13 @@ fixed, the declaration stays off.  Three kinds of state, three rules:
 - Flags read on every operation (the receiver is parked, how many senders
   are parked, handles closed, the sender count) are atomics, written only
   while the channel's mutex is held.
-- Everything else of a parked task or thread (the receiver's slot, the queue
-  of parked senders, the wait_closed list) is guarded by the channel's
-  mutex, a ``cython.pymutex`` taken on the slow path only: never by a push or
-  a pop that succeeds at once.  No Python code runs while it is held (no
-  call, no allocation, no reference dropped that could be the last), so a
-  finalizer can never find it held by its own thread.
+- The rest of a parked task or thread's state (the receiver's slot, the
+  queue of parked senders) is guarded by the channel's mutex (``rcpy_mutex``
+  of pyring.h), taken on the slow path only: never by a push or a pop that
+  succeeds at once.  No Python code runs while it is held (no call, no
+  allocation, no reference dropped that could be the last), so a finalizer
+  can never find it held by its own thread.  The wait_closed list is a
+  list that is never replaced, safe by its own lock.
 
 No wake-up is lost between "the ring was empty" and "I am parked": a side
 that must wait registers its waiter under the mutex, then looks at the ring
