@@ -20,24 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import random
 import sys
 import threading
 from typing import Any, Callable, Iterator, List, Type
 
 import pytest
-from test_stress import (
-    LOOP_PRODUCERS,
-    consume_in_thread,
-    consume_on_loop,
-    thread_blocking_send,
-    thread_blocking_send_many,
-)
-from traffic import Budget, Ledger, Noise, gather_producers, run_loop
+from test_stress import run_traffic
+from traffic import Noise
 
 
 WAIT = 10.0
-PRODUCERS = 4
 
 
 class Faults:
@@ -275,32 +267,7 @@ def test_stress_traffic_with_failing_wakeups(
     faults = Faults(error, every)
     noise = Noise()
     new_loop = noise.factory(lambda: faults.loop(loop_factory), debug=False)
-    tx, rx = chan_module.channel(capacity)
-    senders = [tx.clone() for _ in range(PRODUCERS)]
-    tx.close()
-    ledger = Ledger(PRODUCERS)
-    p = ledger.producers
-    budget = Budget(load.seconds, load.min_items)
-    workers = [
-        spawn(thread_blocking_send, senders[0], p[0], budget, random.Random(seed)),
-        spawn(thread_blocking_send_many, senders[1], p[1], budget, random.Random(seed + 1)),
-    ]
-
-    producing = gather_producers(
-        LOOP_PRODUCERS, senders[2:4], p[2:4], budget, seed
-    )
-    workers.append(spawn(run_loop, new_loop, producing, load.seconds, name="loop"))
-    del senders[:]
-    rng = random.Random(seed - 1)
-    try:
-        if consumer == "task":
-            run_loop(new_loop, consume_on_loop(rx, ledger, rng), load.seconds)
-        else:
-            spawn(consume_in_thread, rx, ledger, rng).join(load.seconds + 3 * WAIT)
-    finally:
-        rx.close()
-    for worker in workers:
-        worker.join(load.seconds + 3 * WAIT)
+    ledger = run_traffic(chan_module, new_loop, spawn, load, seed, capacity, consumer, 1)
 
     totals = ledger.totals()
     problems = ledger.problems()

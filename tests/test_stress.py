@@ -35,7 +35,6 @@ from traffic import (
 from ringchan._errors import Closed, Empty, Full
 
 WAIT = 10.0
-PRODUCERS = 6
 
 
 def thread_blocking_send(tx: Any, producer: Producer, budget: Budget, rng: random.Random) -> None:
@@ -143,34 +142,34 @@ def consume_in_thread(rx: Any, ledger: Ledger, rng: random.Random) -> None:
             return
 
 
-@pytest.mark.parametrize("capacity", [1, 2, 1024])
-@pytest.mark.parametrize("consumer", ["task", "thread"])
-def test_threads_and_loops_deliver_every_item_once_in_order(
+def run_traffic(
     chan_module: Any,
-    loop_factory: Callable[[], asyncio.AbstractEventLoop],
+    new_loop: Callable[[], asyncio.AbstractEventLoop],
     spawn: Any,
     load: Any,
     seed: int,
-    tally: Callable[[str, int], None],
     capacity: int,
     consumer: str,
-) -> None:
+    producer_loops: int = 2,
+) -> Ledger:
+    """The stress traffic: two producer threads and *producer_loops* event
+    loops (each in its own thread, with the tasks of LOOP_PRODUCERS) into one
+    consumer, a task on a loop from *new_loop* or a thread; returns the
+    ledger once every producer is done."""
+    producers = 2 + len(LOOP_PRODUCERS) * producer_loops
     tx, rx = chan_module.channel(capacity)
-    senders = [tx.clone() for _ in range(PRODUCERS)]
+    senders = [tx.clone() for _ in range(producers)]
     tx.close()
-    ledger = Ledger(PRODUCERS)
+    ledger = Ledger(producers)
     p = ledger.producers
-    noise = Noise()
-    new_loop = noise.factory(loop_factory, debug=False)
     budget = Budget(load.seconds, load.min_items)
     workers = [
         spawn(thread_blocking_send, senders[0], p[0], budget, random.Random(seed)),
         spawn(thread_blocking_send_many, senders[1], p[1], budget, random.Random(seed + 1)),
     ]
-    for first in (2, 4):
-        producing = gather_producers(
-            LOOP_PRODUCERS, senders[first : first + 2], p[first : first + 2], budget, seed
-        )
+    for first in range(2, producers, len(LOOP_PRODUCERS)):
+        last = first + len(LOOP_PRODUCERS)
+        producing = gather_producers(LOOP_PRODUCERS, senders[first:last], p[first:last], budget, seed)
         workers.append(spawn(run_loop, new_loop, producing, load.seconds, name=f"loop-{first}"))
     del senders[:]  # each producer closes its own handle when done
     rng = random.Random(seed - 1)
@@ -183,7 +182,24 @@ def test_threads_and_loops_deliver_every_item_once_in_order(
         rx.close()  # a failed consumer must not leave producers blocked
     for worker in workers:
         worker.join(load.seconds + 3 * WAIT)
+    return ledger
 
+
+@pytest.mark.parametrize("capacity", [1, 2, 1024])
+@pytest.mark.parametrize("consumer", ["task", "thread"])
+def test_threads_and_loops_deliver_every_item_once_in_order(
+    chan_module: Any,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop],
+    spawn: Any,
+    load: Any,
+    seed: int,
+    tally: Callable[[str, int], None],
+    capacity: int,
+    consumer: str,
+) -> None:
+    noise = Noise()
+    new_loop = noise.factory(loop_factory, debug=False)
+    ledger = run_traffic(chan_module, new_loop, spawn, load, seed, capacity, consumer)
     totals = ledger.totals()
     problems = ledger.problems()
     tally("stress: runs", 1)
