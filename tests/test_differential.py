@@ -129,6 +129,22 @@ class Model:
             return ("returned", None)
         if op == "close_receiver":
             return outcome(rx.close)
+        if op == "try_peek":
+            return outcome(rx.try_peek)
+        if op == "blocking_peek":
+            return outcome(rx.blocking_peek, 0)
+        if op == "step_peek":
+            return stepped(rx.peek())
+        if op == "commit":
+            return outcome(rx.commit)
+        if op == "unget":
+            # What a cancelled batches() step does with the items it took.
+            taken = outcome(rx.try_recv_many, 1 + pick % 3)
+            if taken[0] == "returned":
+                rx._unget(taken[1][: pick % 4])
+            return taken
+        if op == "stats":
+            return outcome(rx.stats)
         raise AssertionError(op)
 
     def state(self):
@@ -155,6 +171,9 @@ OPS = (
     + ["close_sender", "drop_sender"]
     + ["step_send"] * 3
     + ["step_send_many", "step_recv", "step_recv_many"]
+    + ["try_peek"] * 2
+    + ["blocking_peek", "step_peek", "unget", "stats"]
+    + ["commit"] * 2
 )
 
 

@@ -251,6 +251,9 @@ METHODS = [
     "recv_many",
     "blocking_recv",
     "blocking_recv_many",
+    "blocking_peek",
+    "blocking_transaction",
+    "batches",
 ]
 
 ALLOWED = (TypeError, ValueError, OverflowError, ChannelError, Boom)
@@ -310,9 +313,12 @@ def test_fuzzed_arguments_give_clear_errors(
         tx, rx = chan_module.channel(64)
         tx.try_send("kept")  # so a receive never has to wait
         handle = tx if "send" in method else rx
-        args: List[Any] = [] if method == "blocking_recv" else [first]
+        takes_first = method not in ("blocking_recv", "blocking_peek", "blocking_transaction")
+        args: List[Any] = [first] if takes_first else []
         kwargs = {}
-        if method.startswith("blocking"):
+        if method == "batches":
+            args.append(timeout)  # max_wait: the same surface as a timeout
+        elif method.startswith("blocking"):
             if keyword:
                 kwargs["timeout"] = timeout
             else:
@@ -322,6 +328,11 @@ def test_fuzzed_arguments_give_clear_errors(
             result = getattr(handle, method)(*args, **kwargs)
             if method in ("send", "send_many", "recv_many"):
                 result = run(result)
+            elif method == "blocking_transaction":
+                with result as item:
+                    result = item
+            elif method == "batches":
+                result = next(iter(type(result)(rx, 1, 0)))  # made: it must work
         except ALLOWED:
             tried[1] += 1
             refused = True
@@ -329,8 +340,10 @@ def test_fuzzed_arguments_give_clear_errors(
             refused = False
         if refused and "send" in method:
             assert len(rx) == 1  # nothing partially sent
-        if "recv" in method and not refused:
+        if ("recv" in method or method in ("blocking_transaction", "batches")) and not refused:
             assert result == "kept" or result == ["kept"]
+        if method == "blocking_peek" and not refused:
+            assert result == "kept" and rx.commit() == "kept"
         # Still usable afterwards.
         tx.try_send("last")
         assert rx.try_recv_many(100)[-1] == "last"

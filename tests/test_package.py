@@ -29,12 +29,15 @@ CHECK = textwrap.dedent(
     assert ringchan.channel is impl.channel
     assert ringchan.Sender is impl.Sender
     assert ringchan.Receiver is impl.Receiver
+    assert ringchan.oneshot is impl.oneshot
+    assert ringchan.from_iterable is impl.from_iterable
     for name in ("ChannelError", "Closed", "Empty", "Full"):
         assert getattr(ringchan, name) is getattr(_errors, name), name
     assert ringchan.MAX_CAPACITY == 1 << 26
     assert set(ringchan.__all__) >= {
         "COMPILED", "MAX_CAPACITY", "ChannelError", "Closed", "Empty", "Full",
-        "Receiver", "Sender", "channel",
+        "Receiver", "Sender", "channel", "oneshot", "from_iterable", "Batches",
+        "Transaction", "ChannelStats", "OneshotSender", "OneshotReceiver",
     }
     tx, rx = ringchan.channel(1)
     tx.try_send("ok")

@@ -73,6 +73,13 @@ rc_cas_relaxed(rc_atomic_u64 *a, uint64_t *expected, uint64_t desired)
     return 0;
 }
 
+/* Returns the value before the addition. */
+static __forceinline uint64_t
+rc_fetch_add_relaxed(rc_atomic_u64 *a, uint64_t v)
+{
+    return (uint64_t)_InterlockedExchangeAdd64(&a->v, (int64_t)v);
+}
+
 /* A full barrier: orders an earlier store before a later load. */
 static __forceinline void
 rc_fence_seq_cst(void)
@@ -123,6 +130,13 @@ rc_cas_relaxed(rc_atomic_u64 *a, uint64_t *expected, uint64_t desired)
 {
     return atomic_compare_exchange_weak_explicit(
         &a->v, expected, desired, memory_order_relaxed, memory_order_relaxed);
+}
+
+/* Returns the value before the addition. */
+static inline uint64_t
+rc_fetch_add_relaxed(rc_atomic_u64 *a, uint64_t v)
+{
+    return atomic_fetch_add_explicit(&a->v, v, memory_order_relaxed);
 }
 
 /* A full barrier: orders an earlier store before a later load. */

@@ -192,6 +192,19 @@ rc_ring_pop(rc_ring *r)
     return item;
 }
 
+/* The oldest published item, left in place, or NULL when there is none.
+   Single consumer, as rc_ring_pop: the item stays valid until it pops it. */
+static inline void *
+rc_ring_peek(const rc_ring *r)
+{
+    uint64_t pos = rc_load_relaxed(&r->tail);
+    rc_cell *cell = rc_ring_cell(r, pos);
+    if (rc_load_acquire(&cell->seq) != rc_seq_published(pos)) {
+        return NULL;
+    }
+    return cell->item;
+}
+
 /* Appends up to n items (each non-NULL) in order, claiming their positions
    with one CAS.  Returns how many went in: 0 when the ring is full.
 
@@ -273,6 +286,21 @@ rc_ring_len(const rc_ring *r)
         return 0;
     }
     return (uint64_t)n > r->capacity ? r->capacity : (uint64_t)n;
+}
+
+/* Positions claimed by producers so far: every item ever pushed.  Read
+   from the positions themselves, so counting costs the hot path nothing. */
+static inline uint64_t
+rc_ring_pushed(const rc_ring *r)
+{
+    return rc_load_relaxed(&r->head);
+}
+
+/* Items popped so far. */
+static inline uint64_t
+rc_ring_popped(const rc_ring *r)
+{
+    return rc_load_relaxed(&r->tail);
 }
 
 /* Free cells now, as seen by a producer; same caveats as rc_ring_len. */

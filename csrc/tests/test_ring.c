@@ -63,6 +63,16 @@ produce(void *arg)
 static size_t
 take(rc_ring *ring, void **out, uint64_t turn)
 {
+    if (turn % 4 == 0) {
+        /* A peek sees the item the next pop takes, while producers push. */
+        void *peeked = rc_ring_peek(ring);
+        out[0] = rc_ring_pop(ring);
+        if (peeked != NULL && out[0] != peeked) {
+            fprintf(stderr, "peek saw %p, pop took %p\n", peeked, out[0]);
+            abort();
+        }
+        return out[0] != NULL;
+    }
     if (turn % 2 == 0) {
         out[0] = rc_ring_pop(ring);
         return out[0] != NULL;
@@ -146,6 +156,13 @@ run(uint64_t capacity, uint64_t items)
     if (rc_ring_pop(&ring) != NULL || rc_ring_len(&ring) != 0) {
         fprintf(stderr, "capacity %llu: items left after the last one\n",
                 (unsigned long long)capacity);
+        failures++;
+    }
+    if (rc_ring_pushed(&ring) != total || rc_ring_popped(&ring) != total) {
+        fprintf(stderr, "capacity %llu: positions count %llu pushed, %llu popped\n",
+                (unsigned long long)capacity,
+                (unsigned long long)rc_ring_pushed(&ring),
+                (unsigned long long)rc_ring_popped(&ring));
         failures++;
     }
     rc_ring_free(&ring);

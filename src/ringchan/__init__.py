@@ -15,18 +15,29 @@ import sys
 from typing import TYPE_CHECKING
 
 from ._args import MAX_CAPACITY
+from ._batches import Batches
 from ._errors import ChannelError, Closed, Empty, Full
+from ._oneshot import OneshotReceiver, OneshotSender
+from ._stats import ChannelStats
+from ._transaction import Transaction
 
 __all__ = (
     "COMPILED",
     "MAX_CAPACITY",
+    "Batches",
     "ChannelError",
+    "ChannelStats",
     "Closed",
     "Empty",
     "Full",
+    "OneshotReceiver",
+    "OneshotSender",
     "Receiver",
     "Sender",
+    "Transaction",
     "channel",
+    "from_iterable",
+    "oneshot",
 )
 
 __version__ = "0.1.0"
@@ -41,13 +52,13 @@ if (
     or os.environ.get("RINGCHAN_NO_EXTENSIONS")
     or sys.implementation.name != "cpython"
 ):
-    from ._channel_py import Receiver, Sender, channel
+    from ._channel_py import Receiver, Sender, channel, from_iterable, oneshot
 
     COMPILED = False
 else:
     # On CPython a missing or broken build is an error, never a silent
     # fallback: the pure-Python channel is far slower.  Set
     # RINGCHAN_NO_EXTENSIONS=1 to use it.
-    from ._channel_c import Receiver, Sender, channel
+    from ._channel_c import Receiver, Sender, channel, from_iterable, oneshot
 
     COMPILED = True

@@ -11,7 +11,13 @@ import operator
 import threading
 from typing import Any, Optional
 
-__all__ = ("MAX_CAPACITY", "check_capacity", "check_max_items", "check_timeout")
+__all__ = (
+    "MAX_CAPACITY",
+    "check_capacity",
+    "check_max_items",
+    "check_max_wait",
+    "check_timeout",
+)
 
 #: Largest capacity a channel accepts.  The C ring allocates its cells up
 #: front (16 bytes each), so the bound keeps a typo from taking gigabytes.
@@ -51,6 +57,15 @@ def check_max_items(max_items: Any) -> int:
     return value
 
 
+def _check_seconds(value: Any, name: str, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {what}, not {type(value).__name__}")
+    if value != value:
+        raise ValueError(f"{name} must be {what}, not NaN")
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {value!r}")
+
+
 def check_timeout(timeout: Any) -> Optional[float]:
     """Return *timeout* in seconds, or None to wait without limit.
 
@@ -59,17 +74,19 @@ def check_timeout(timeout: Any) -> Optional[float]:
     """
     if timeout is None:
         return None
-    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
-        raise TypeError(
-            "timeout must be a number of seconds or None, "
-            f"not {type(timeout).__name__}"
-        )
-    if timeout != timeout:
-        raise ValueError("timeout must be a number of seconds or None, not NaN")
-    if timeout < 0:
-        raise ValueError(f"timeout must not be negative, got {timeout!r}")
+    _check_seconds(timeout, "timeout", "a number of seconds or None")
     try:
         seconds = float(timeout)
     except OverflowError:
         return None
     return None if seconds >= threading.TIMEOUT_MAX else seconds
+
+
+def check_max_wait(max_wait: Any) -> float:
+    """Return *max_wait* in seconds (``inf``: no time limit), or raise if it
+    is not a number, negative or NaN."""
+    _check_seconds(max_wait, "max_wait", "a number of seconds")
+    try:
+        return float(max_wait)
+    except OverflowError:
+        return float("inf")

@@ -10,7 +10,13 @@ fixed, the declaration stays off.  Three kinds of state, three rules:
 
 - Items move through the C ring, lock-free: producers claim a slot with a
   CAS and publish it; the single consumer's pops are serialized by a
-  critical section on the channel core (free on a GIL build).
+  critical section on the channel core (free on a GIL build).  The rest of
+  the consumer's state shares that section: a peek, which takes its own
+  reference to the head item before any pop can free it; the items a
+  cancelled ``batches()`` step handed back (``stash``, received before the
+  ring's; its length is an atomic, so the hot path checks it without the
+  section); and the stream position of the last peek.  Counts (sent,
+  received) are the ring's positions, so the hot path counts nothing.
 - Flags read on every operation (the receiver is parked, how many senders
   are parked, handles closed, the sender count) are atomics, written only
   while the channel's mutex is held.
@@ -59,14 +65,19 @@ from ._awaitable cimport rcpy_install_step
 from ._ring cimport (
     RCPY_FREE_THREADED,
     rc_atomic_u64,
+    rc_fetch_add_relaxed,
     rc_load_acquire,
     rc_load_relaxed,
     rc_ring,
     rc_ring_delete,
     rc_ring_len,
     rc_ring_new,
+    rc_ring_peek,
     rc_ring_pop,
+    rc_ring_popped,
     rc_ring_push,
+    rc_ring_pushed,
+    rc_store_relaxed,
     rc_store_release,
     rcpy_fence,
     rcpy_install_gc,
@@ -85,11 +96,14 @@ from collections.abc import Sequence
 from time import monotonic
 from types import GenericAlias
 
-from . import _messages
+from . import _bridge, _messages, _oneshot
 from ._args import MAX_CAPACITY, check_capacity, check_max_items, check_timeout
+from ._batches import Batches
 from ._errors import Closed, Empty, Full, send_timeout
+from ._stats import ChannelStats
+from ._transaction import Transaction
 
-__all__ = ("Receiver", "Sender", "channel")
+__all__ = ("Receiver", "Sender", "channel", "from_iterable", "oneshot")
 
 
 cdef extern from "pythread.h":
@@ -185,11 +199,13 @@ cdef _Waiter _thread_waiter(object owner):
     return waiter
 
 
-cdef int _wake(_Waiter waiter) except -1:
+cdef int _wake(_Waiter waiter, rc_atomic_u64 *across) except -1:
     """Wake waiter: 1, or 0 when it is a task whose loop is closed, which
-    will never run again, so the wake-up is still to give to someone."""
+    will never run again, so the wake-up is still to give to someone.
+    A wake-up sent to another thread is counted in *across."""
     if waiter.lock != NULL:
         PyThread_release_lock(waiter.lock)
+        rc_fetch_add_relaxed(across, 1)
         return 1
     try:
         if waiter.thread == PyThread_get_thread_ident():
@@ -198,6 +214,7 @@ cdef int _wake(_Waiter waiter) except -1:
                 fut.set_result(None)
         else:
             waiter.loop.call_soon_threadsafe(_resolve, waiter.fut)
+            rc_fetch_add_relaxed(across, 1)
     except RuntimeError:
         if not waiter.loop.is_closed():
             raise
@@ -294,6 +311,12 @@ cdef class _Core:
     cdef PyObject *tx_last
     cdef unsigned long long tickets
     cdef list closed_waiters
+    # Consumer side, under the critical section on the core:
+    cdef list stash  # items handed back by Receiver._unget, received before the ring's
+    cdef rc_atomic_u64 stashed  # len(stash), for the hot path to read without the section
+    cdef unsigned long long peeked  # 1 + the stream position peek() last returned, or 0
+    cdef tuple end_error  # (exception, traceback) that ended the stream, or None
+    cdef rc_atomic_u64 wakeups  # wake-ups sent to another thread
 
     def __cinit__(self, Py_ssize_t capacity):
         self.ring = rc_ring_new(capacity)
@@ -308,19 +331,34 @@ cdef class _Core:
         rc_ring_delete(self.ring)
 
     cdef inline Py_ssize_t length(self) noexcept:
+        """Items in the ring (what bounds the senders)."""
         return <Py_ssize_t>rc_ring_len(self.ring)
+
+    cdef inline Py_ssize_t buffered(self) noexcept:
+        """Items still to receive: the ring's and any handed back."""
+        return <Py_ssize_t>(rc_ring_len(self.ring) + rc_load_relaxed(&self.stashed))
+
+    cdef inline uint64_t received(self) noexcept:
+        """The stream position of the next item to receive."""
+        return rc_ring_popped(self.ring) - rc_load_relaxed(&self.stashed)
 
     cdef inline bint ended(self) noexcept:
         """Nothing is buffered and nothing more can arrive."""
         # The flags first: a sender closes after publishing its last item.
         if rc_load_acquire(&self.senders) != 0 and not _flag(&self.rx_closed):
             return False
-        return rc_ring_len(self.ring) == 0
+        return rc_ring_len(self.ring) == 0 and rc_load_relaxed(&self.stashed) == 0
 
-    cdef str end_message(self):
+    cdef object end(self, _OpKind mode):
+        """Raise the end of the stream for a receive of kind mode."""
+        if self.end_error is not None and not _flag(&self.rx_closed):
+            error, traceback = self.end_error
+            raise error.with_traceback(traceback)
+        if mode == RECV_NEXT:
+            raise StopAsyncIteration
         if _flag(&self.rx_closed):
-            return _messages.ENDED_BY_RECEIVER
-        return _messages.ENDED_BY_SENDERS
+            raise Closed(_messages.ENDED_BY_RECEIVER)
+        raise Closed(_messages.ENDED_BY_SENDERS)
 
     # --- the queue of parked senders (mutex held) ----------------------------
 
@@ -460,14 +498,14 @@ cdef class _Core:
         closed."""
         cdef int woken = 1
         try:
-            return _wake(waiter)
+            return _wake(waiter, &self.wakeups)
         except BaseException as exc:
             if _is_finalizing():
                 # Exiting: a loop left in a daemon thread never runs again.
                 return 0
             error = exc
         try:
-            woken = _wake(waiter)
+            woken = _wake(waiter, &self.wakeups)
         except BaseException:
             if slot == CLOSED_LIST:
                 self.closed_waiters.append(waiter)
@@ -592,6 +630,8 @@ cdef class _Core:
             self.deliver(rx_waiter, RECEIVER)
         if drop_items:
             # After the close: a finalizer run by a dropped item cannot send.
+            rc_store_relaxed(&self.stashed, 0)
+            self.stash = None
             rcpy_ring_clear(self.ring)
         return 0
 
@@ -616,6 +656,7 @@ cdef enum _OpKind:
     RECV_NEXT
     SEND_ONE
     SEND_MANY
+    PEEK
 
 
 cdef str _method_name(_OpKind kind):
@@ -627,6 +668,8 @@ cdef str _method_name(_OpKind kind):
         return "Receiver.recv()"
     if kind == RECV_MANY:
         return "Receiver.recv_many()"
+    if kind == PEEK:
+        return "Receiver.peek()"
     return "Receiver.__anext__()"
 
 
@@ -834,7 +877,7 @@ cdef int _op_step(object obj, PyObject **out) except -1:
                 out[0] = <PyObject *>None
                 return 0
             Py_DECREF(<object>ptr)
-    elif op.kind == RECV_ONE or op.kind == RECV_NEXT:
+    elif (op.kind == RECV_ONE or op.kind == RECV_NEXT) and not rc_load_relaxed(&op.rx.core.stashed):
         core = op.rx.core
         with cython.critical_section(core):
             ptr = <PyObject *>rc_ring_pop(core.ring)
@@ -896,7 +939,7 @@ cdef class _Handle:
 
     def __len__(self):
         """Items buffered now."""
-        return self.core.length()
+        return self.core.buffered()
 
     def __enter__(self):
         return self
@@ -986,6 +1029,15 @@ cdef class Sender(_Handle):
     def close(self):
         """Close this handle (idempotent); the stream ends after the last one."""
         self.core.release_sender(self)
+
+    def _close_with_error(self, error):
+        """Close this handle; once the stream has ended, receives raise
+        *error* instead of :class:`Closed` (from_iterable's worker)."""
+        if not isinstance(error, BaseException):
+            raise TypeError(f"expected an exception, got {type(error).__name__}")
+        if self.core.end_error is None and not _flag(&self.closed):
+            self.core.end_error = (error, error.__traceback__)
+        self.close()
 
     def __del__(self):
         self.close()
@@ -1158,12 +1210,28 @@ cdef class Receiver(_Handle):
 
     @cython.final
     cdef object take(self, _OpKind mode, Py_ssize_t max_items):
-        """The next item (or list of items), or _NOTHING; raises at the end."""
+        """The next item (or list of items, or for PEEK the next item left
+        in place), or _NOTHING; raises at the end."""
         cdef _Core core = self.core
         cdef PyObject *ptr
         cdef list items
         cdef Py_ssize_t count
-        if mode != RECV_MANY:
+        if rc_load_relaxed(&core.stashed):
+            result = self.take_stashed(mode, max_items)
+            if result is not _NOTHING:
+                return result
+        if mode == PEEK:
+            with cython.critical_section(core):
+                ptr = <PyObject *>rc_ring_peek(core.ring)
+                if ptr != NULL:
+                    # Taken in the section: no pop can free it meanwhile.
+                    Py_INCREF(<object>ptr)
+                    core.peeked = core.received() + 1
+            if ptr != NULL:
+                item = <object>ptr
+                Py_DECREF(item)
+                return item
+        elif mode != RECV_MANY:
             with cython.critical_section(core):
                 ptr = <PyObject *>rc_ring_pop(core.ring)
             if ptr != NULL:
@@ -1190,10 +1258,45 @@ cdef class Receiver(_Handle):
                         core.wake_tx(count)
                     return items
         if core.ended():
-            if mode == RECV_NEXT:
-                raise StopAsyncIteration
-            raise Closed(core.end_message())
+            core.end(mode)
         return _NOTHING
+
+    @cython.final
+    cdef object take_stashed(self, _OpKind mode, Py_ssize_t max_items):
+        """take() from the items handed back, or _NOTHING if there are none.
+        They come only from a cancelled batch: no sender waits on them."""
+        cdef _Core core = self.core
+        cdef list stash
+        result = _NOTHING
+        with cython.critical_section(core):
+            stash = core.stash
+            if stash:
+                if mode == PEEK:
+                    core.peeked = core.received() + 1
+                    result = stash[0]
+                else:
+                    if mode == RECV_MANY:
+                        result = stash[:max_items]
+                        del stash[:max_items]
+                    else:
+                        result = stash.pop(0)
+                    rc_store_relaxed(&core.stashed, len(stash))
+                    if not stash:
+                        core.stash = None
+        return result
+
+    def _unget(self, items):
+        """Hand *items* back: the next receives return them, in order, before
+        anything buffered.  For a cancelled ``batches()`` step."""
+        cdef _Core core = self.core
+        cdef list stash = list(items)
+        if not stash:
+            return
+        with cython.critical_section(core):
+            if core.stash is not None:
+                stash.extend(core.stash)
+            core.stash = stash
+            rc_store_relaxed(&core.stashed, len(stash))
 
     @cython.binding(False)
     @cython.always_allow_keywords(False)
@@ -1210,6 +1313,85 @@ cdef class Receiver(_Handle):
         """Return up to *max_items* items buffered now, maybe none."""
         items = self.take(RECV_MANY, _max_items(max_items))
         return [] if items is _NOTHING else items
+
+    @cython.binding(False)
+    @cython.always_allow_keywords(False)
+    def try_peek(self):
+        """Return the next item now without taking it, or raise :class:`Empty`
+        (or :class:`Closed`); :meth:`commit` then takes it."""
+        item = self.take(PEEK, 1)
+        if item is _NOTHING:
+            raise Empty(_messages.EMPTY)
+        return item
+
+    @cython.binding(False)
+    @cython.always_allow_keywords(False)
+    def peek(self):
+        """Return the next item without taking it, waiting for one;
+        :class:`Closed` at the end.  :meth:`commit` then takes it."""
+        return self.awaitable(PEEK, 1)
+
+    @cython.binding(False)
+    def blocking_peek(self, timeout=None):
+        """:meth:`peek` from a plain thread, waiting with the GIL released.
+
+        Raises :class:`TimeoutError` once *timeout* seconds pass.
+        """
+        _check_not_in_loop("blocking_peek()", "'await peek()'")
+        cdef double deadline = -1.0 if timeout is None else _deadline(timeout)
+        return self.blocking_take(PEEK, 1, deadline)
+
+    @cython.binding(False)
+    @cython.always_allow_keywords(False)
+    def commit(self):
+        """Take and return the item the last peek returned.
+
+        Raises :class:`RuntimeError` when nothing was peeked since the last
+        item was taken.
+        """
+        cdef _Core core = self.core
+        cdef bint peeked
+        with cython.critical_section(core):
+            peeked = core.peeked != 0 and core.peeked == core.received() + 1
+            core.peeked = 0
+        if not peeked:
+            raise RuntimeError(_messages.NOT_PEEKED)
+        return self.take(RECV_ONE, 1)
+
+    def transaction(self):
+        """``async with rx.transaction() as item:`` the next item, taken only
+        if the block exits without an exception; else it stays next."""
+        return Transaction(self, None, False)
+
+    @cython.binding(False)
+    def blocking_transaction(self, timeout=None):
+        """``with rx.blocking_transaction() as item:`` :meth:`transaction`
+        from a plain thread; *timeout* bounds the wait for the item."""
+        return Transaction(self, timeout, True)
+
+    @cython.binding(False)
+    def batches(self, max_items, max_wait):
+        """Iterate over lists of items: each as soon as *max_items* are there,
+        or *max_wait* seconds after its first item arrived (``async for``,
+        or ``for`` in a plain thread); see :class:`ringchan.Batches`."""
+        return Batches(self, max_items, max_wait)
+
+    def stats(self):
+        """A snapshot of the channel's counters, for diagnosing stalls."""
+        cdef _Core core = self.core
+        # Popped before pushed, so the count of buffered items is never negative.
+        cdef uint64_t received = core.received()
+        cdef uint64_t sent = rc_ring_pushed(core.ring)
+        return ChannelStats(
+            sent=sent,
+            received=received,
+            buffered=sent - received if sent > received else 0,
+            capacity=core.capacity,
+            senders=rc_load_acquire(&core.senders),
+            parked_senders=rc_load_acquire(&core.tx_parked),
+            receiver_parked=_flag(&core.rx_parked),
+            wakeups=rc_load_relaxed(&core.wakeups),
+        )
 
     @cython.final
     cdef _Op awaitable(self, _OpKind kind, Py_ssize_t max_items):
@@ -1304,3 +1486,27 @@ def channel(capacity):
     """
     cdef _Core core = _Core(check_capacity(capacity))
     return _handle(Sender(core)), _handle(Receiver(core))
+
+
+def oneshot():
+    """Create a oneshot: a sender for one value and its receiver.
+
+    ``tx.send(value)`` never waits and works from any thread or event loop;
+    ``await rx`` (or ``rx.try_recv()``, ``rx.blocking_recv()``) returns it.
+    A sender closed or collected without sending makes the receiver raise
+    :class:`Closed`.
+    """
+    return _oneshot.pair(*channel(1))
+
+
+def from_iterable(iterable, capacity=64, *, daemon=False):
+    """Run a blocking *iterable* on a worker thread, feeding a new channel of
+    *capacity*; return its receiver.
+
+    The worker blocks while the channel is full.  An exception raised by the
+    iterable reaches the receiver after every item before it, in place of
+    the end of the stream.  Closing the receiver (or dropping it) stops the
+    worker at its next send; the worker then closes the iterator (a
+    generator gets ``close()``).  The thread is a daemon only if *daemon*.
+    """
+    return _bridge.start(channel, iterable, capacity, daemon)

@@ -42,14 +42,18 @@ from typing import (
     Union,
 )
 
-from . import _messages
+from . import _bridge, _messages, _oneshot
 from ._args import check_capacity, check_max_items, check_timeout
+from ._batches import Batches
 from ._errors import Closed, Empty, Full, send_timeout
+from ._oneshot import OneshotReceiver, OneshotSender
+from ._stats import ChannelStats
+from ._transaction import Transaction
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ("Receiver", "Sender", "channel")
+__all__ = ("Receiver", "Sender", "channel", "from_iterable", "oneshot")
 
 _T = TypeVar("_T")
 
@@ -104,16 +108,19 @@ class _LoopWaiter(_Parked):
         """Parked on a loop that is closed: the task can never run again."""
         return self.loop.is_closed()
 
-    def wake(self) -> None:
+    def wake(self) -> bool:
+        """Wake it; returns whether that was a wake-up sent to another thread."""
         try:
             if self.thread == _get_ident():
                 _resolve(self.fut)
-            else:
-                self.loop.call_soon_threadsafe(_resolve, self.fut)
+                return False
+            self.loop.call_soon_threadsafe(_resolve, self.fut)
+            return True
         except RuntimeError:
             # A closed loop will never run the parked task again: nobody to wake.
             if not self.loop.is_closed():
                 raise
+            return False
 
 
 class _ThreadWaiter(_Parked):
@@ -130,8 +137,10 @@ class _ThreadWaiter(_Parked):
         """Never: a parked thread is blocked in the channel until woken."""
         return False
 
-    def wake(self) -> None:
+    def wake(self) -> bool:
+        """Wake it: always a wake-up sent to another thread."""
         self.lock.release()
+        return True
 
     def wait(self, deadline: Optional[float]) -> bool:
         if deadline is None:
@@ -171,14 +180,19 @@ class _Core:
         "capacity",
         "closed_waiters",
         "deferred",
+        "end_error",
         "lock",
         "owed",
         "owner",
+        "peeked",
+        "received",
         "rx_closed",
         "rx_waiter",
         "senders",
+        "stash",
         "tickets",
         "tx_waiters",
+        "wakeups",
     )
 
     def __init__(self, capacity: int) -> None:
@@ -196,6 +210,16 @@ class _Core:
         self.closed_waiters: List[_LoopWaiter] = []
         #: Slots where a failed wake-up left a waiter registered.
         self.owed: set = set()
+        #: Items handed back by Receiver._unget, received before buf's.
+        self.stash: Deque[Any] = deque()
+        #: Items received so far: the stream position of the next one.
+        self.received = 0
+        #: 1 + the stream position peek() last returned, or 0.
+        self.peeked = 0
+        #: (exception, traceback) that ended the stream, or None.
+        self.end_error: Optional[Tuple[BaseException, Any]] = None
+        #: Wake-ups sent to another thread.
+        self.wakeups = 0
 
     def __enter__(self, _ident: Callable[[], int] = _get_ident) -> None:
         # Bound at definition: handles finalized at interpreter exit enter
@@ -230,12 +254,18 @@ class _Core:
 
     def ended(self) -> bool:
         """Nothing is buffered and nothing more can arrive (lock held)."""
-        return not self.buf and (self.senders == 0 or self.rx_closed)
+        return not self.buf and not self.stash and (self.senders == 0 or self.rx_closed)
 
-    def end_message(self) -> str:
+    def end(self, iterating: bool) -> None:
+        """Raise the end of the stream for a receive."""
+        if self.end_error is not None and not self.rx_closed:
+            error, traceback = self.end_error
+            raise error.with_traceback(traceback)
+        if iterating:
+            raise StopAsyncIteration
         if self.rx_closed:
-            return _messages.ENDED_BY_RECEIVER
-        return _messages.ENDED_BY_SENDERS
+            raise Closed(_messages.ENDED_BY_RECEIVER)
+        raise Closed(_messages.ENDED_BY_SENDERS)
 
     def take_rx_waiter(self) -> Optional[_Waiter]:
         waiter, self.rx_waiter = self.rx_waiter, None
@@ -293,21 +323,24 @@ class _Core:
         many were woken or put back (a task whose loop is closed is neither).
         The defaults keep what it needs at interpreter exit, when handles
         are finalized after the module's globals are gone."""
-        woken = 0
+        woken = across = 0
         for waiter in waiters:
             if waiter.dead():
                 continue
             try:
-                waiter.wake()
+                across += waiter.wake()
             except BaseException as first:  # noqa: BLE001 - reported below
                 if _finalizing():
                     continue  # a loop left in a daemon thread never runs again
                 try:
-                    waiter.wake()
+                    across += waiter.wake()
                 except BaseException:  # noqa: BLE001 - the first is reported
                     self.put_back(waiter, slot)
                 _report(first)
             woken += 1
+        if across:
+            with self:
+                self.wakeups += across
         return woken
 
     def put_back(self, waiter: _Waiter, slot: int) -> None:
@@ -360,7 +393,8 @@ class _Core:
         dropped: List[Any] = []
         with self:
             if drop_items:
-                dropped = list(self.buf)
+                dropped = [*self.stash, *self.buf]
+                self.stash.clear()
                 self.buf.clear()
             self.rx_closed = True
             senders = list(self.tx_waiters)
@@ -503,7 +537,8 @@ class _Handle:
 
     def __len__(self) -> int:
         """Items buffered now."""
-        return len(self._core.buf)
+        core = self._core
+        return len(core.buf) + len(core.stash)
 
     @property
     def is_closed(self) -> bool:
@@ -583,6 +618,17 @@ class Sender(_Handle, Generic[_T]):
                 return
             self._closed = True
         self._core.release_sender(self)
+
+    def _close_with_error(self, error: BaseException) -> None:
+        """Close this handle; once the stream has ended, receives raise
+        *error* instead of :class:`Closed` (from_iterable's worker)."""
+        if not isinstance(error, BaseException):
+            raise TypeError(f"expected an exception, got {type(error).__name__}")
+        core = self._core
+        with core:
+            if core.end_error is None and not self._closed:
+                core.end_error = (error, error.__traceback__)
+        self.close()
 
     def __del__(self) -> None:
         if not self._closed:
@@ -808,21 +854,28 @@ class Receiver(_Handle, Generic[_T]):
         max_items: int,
         new_waiter: Optional[Callable[[Any], _W]] = None,
         iterating: bool = False,
+        peek: bool = False,
     ) -> Tuple[Optional[List[Any]], Optional[_W]]:
-        """Pop up to *max_items* items; with none buffered, raise at the end of
-        the stream, else park a waiter from *new_waiter* if given."""
+        """Pop up to *max_items* items (with *peek*, the next one left in
+        place); with none buffered, raise at the end of the stream, else park
+        a waiter from *new_waiter* if given."""
         core = self._core
         waiter = None
         with core:
-            buf = core.buf
+            # Items handed back come first; taking them frees no room.
+            buf = core.stash or core.buf
             count = min(max_items, len(buf))
             if count:
-                items: Optional[List[Any]] = [buf.popleft() for _ in range(count)]
-                wake = count if core.tx_waiters else 0
+                wake = count if core.tx_waiters and buf is core.buf else 0
+                if peek:
+                    items: Optional[List[Any]] = [buf[0]]
+                    core.peeked = core.received + 1
+                    wake = 0
+                else:
+                    items = [buf.popleft() for _ in range(count)]
+                    core.received += count
             elif core.ended():
-                if iterating:
-                    raise StopAsyncIteration
-                raise Closed(core.end_message())
+                core.end(iterating)
             elif new_waiter is None:
                 return None, None
             else:
@@ -841,6 +894,82 @@ class Receiver(_Handle, Generic[_T]):
 
     def _unpark(self, waiter: _Waiter) -> None:
         self._core.leave(waiter)
+
+    def _unget(self, items: Iterable[_T]) -> None:
+        """Hand *items* back: the next receives return them, in order, before
+        anything buffered.  For a cancelled ``batches()`` step."""
+        items = list(items)
+        core = self._core
+        with core:
+            core.stash.extendleft(reversed(items))
+            core.received -= len(items)
+
+    def try_peek(self) -> _T:
+        """Return the next item now without taking it, or raise :class:`Empty`
+        (or :class:`Closed`); :meth:`commit` then takes it."""
+        items, _ = self._take_or_park(1, peek=True)
+        if items is None:
+            raise Empty(_messages.EMPTY)
+        return items[0]  # type: ignore[no-any-return]
+
+    def peek(self) -> _Await[_T]:
+        """Return the next item without taking it, waiting for one;
+        :class:`Closed` at the end.  :meth:`commit` then takes it."""
+        return _Await("Receiver.peek()", self._recv, 1, True, False, True)
+
+    def blocking_peek(self, timeout: Optional[float] = None) -> _T:
+        """:meth:`peek` from a plain thread, waiting with the GIL released.
+
+        Raises :class:`TimeoutError` once *timeout* seconds pass.
+        """
+        _check_not_in_loop("blocking_peek()", "'await peek()'")
+        return self._blocking_recv(1, _deadline(timeout), True)[0]  # type: ignore[no-any-return]
+
+    def commit(self) -> _T:
+        """Take and return the item the last peek returned.
+
+        Raises :class:`RuntimeError` when nothing was peeked since the last
+        item was taken.
+        """
+        core = self._core
+        with core:
+            peeked = core.peeked != 0 and core.peeked == core.received + 1
+            core.peeked = 0
+        if not peeked:
+            raise RuntimeError(_messages.NOT_PEEKED)
+        return self.try_recv()
+
+    def transaction(self) -> Transaction[_T]:
+        """``async with rx.transaction() as item:`` the next item, taken only
+        if the block exits without an exception; else it stays next."""
+        return Transaction(self, None, False)
+
+    def blocking_transaction(self, timeout: Optional[float] = None) -> Transaction[_T]:
+        """``with rx.blocking_transaction() as item:`` :meth:`transaction`
+        from a plain thread; *timeout* bounds the wait for the item."""
+        return Transaction(self, timeout, True)
+
+    def batches(self, max_items: int, max_wait: float) -> Batches[_T]:
+        """Iterate over lists of items: each as soon as *max_items* are there,
+        or *max_wait* seconds after its first item arrived (``async for``,
+        or ``for`` in a plain thread); see :class:`ringchan.Batches`."""
+        return Batches(self, max_items, max_wait)
+
+    def stats(self) -> ChannelStats:
+        """A snapshot of the channel's counters, for diagnosing stalls."""
+        core = self._core
+        with core:
+            buffered = len(core.buf) + len(core.stash)
+            return ChannelStats(
+                sent=core.received + buffered,
+                received=core.received,
+                buffered=buffered,
+                capacity=core.capacity,
+                senders=core.senders,
+                parked_senders=len(core.tx_waiters),
+                receiver_parked=core.rx_waiter is not None,
+                wakeups=core.wakeups,
+            )
 
     def try_recv(self) -> _T:
         """Return the oldest item now, or raise :class:`Empty` (or :class:`Closed`)."""
@@ -868,15 +997,17 @@ class Receiver(_Handle, Generic[_T]):
     def __anext__(self) -> _Await[_T]:
         return _Await("Receiver.__anext__()", self._recv, 1, True, True)
 
-    async def _recv(self, max_items: int, single: bool, iterating: bool) -> Any:
+    async def _recv(
+        self, max_items: int, single: bool, iterating: bool, peek: bool = False
+    ) -> Any:
         # The loop is looked up only to park: a receive that finds an item
         # needs none.
-        items, _ = self._take_or_park(max_items, None, iterating)
+        items, _ = self._take_or_park(max_items, None, iterating, peek)
         if items is not None:
             return items[0] if single else items
         new_waiter = partial(_LoopWaiter, asyncio.get_running_loop())
         while True:
-            items, waiter = self._take_or_park(max_items, new_waiter, iterating)
+            items, waiter = self._take_or_park(max_items, new_waiter, iterating, peek)
             if items is not None:
                 return items[0] if single else items
             assert waiter is not None
@@ -902,9 +1033,11 @@ class Receiver(_Handle, Generic[_T]):
         max_items = check_max_items(max_items)
         return self._blocking_recv(max_items, _deadline(timeout))
 
-    def _blocking_recv(self, max_items: int, deadline: Optional[float]) -> List[Any]:
+    def _blocking_recv(
+        self, max_items: int, deadline: Optional[float], peek: bool = False
+    ) -> List[Any]:
         while True:
-            items, waiter = self._take_or_park(max_items, _ThreadWaiter)  # type: ignore[arg-type]
+            items, waiter = self._take_or_park(max_items, _ThreadWaiter, False, peek)  # type: ignore[arg-type]
             if items is not None:
                 return items
             assert waiter is not None
@@ -913,7 +1046,7 @@ class Receiver(_Handle, Generic[_T]):
             finally:
                 self._unpark(waiter)
             if not woken:
-                items, _ = self._take_or_park(max_items)
+                items, _ = self._take_or_park(max_items, None, False, peek)
                 if items is not None:
                     return items
                 raise TimeoutError(_messages.RECV_TIMEOUT)
@@ -937,3 +1070,29 @@ def channel(capacity: int) -> Tuple[Sender[Any], Receiver[Any]]:
     """
     core = _Core(check_capacity(capacity))
     return Sender(core), Receiver(core)
+
+
+def oneshot() -> Tuple[OneshotSender[Any], OneshotReceiver[Any]]:
+    """Create a oneshot: a sender for one value and its receiver.
+
+    ``tx.send(value)`` never waits and works from any thread or event loop;
+    ``await rx`` (or ``rx.try_recv()``, ``rx.blocking_recv()``) returns it.
+    A sender closed or collected without sending makes the receiver raise
+    :class:`Closed`.
+    """
+    return _oneshot.pair(*channel(1))
+
+
+def from_iterable(
+    iterable: Iterable[_T], capacity: int = 64, *, daemon: bool = False
+) -> Receiver[_T]:
+    """Run a blocking *iterable* on a worker thread, feeding a new channel of
+    *capacity*; return its receiver.
+
+    The worker blocks while the channel is full.  An exception raised by the
+    iterable reaches the receiver after every item before it, in place of
+    the end of the stream.  Closing the receiver (or dropping it) stops the
+    worker at its next send; the worker then closes the iterator (a
+    generator gets ``close()``).  The thread is a daemon only if *daemon*.
+    """
+    return _bridge.start(channel, iterable, capacity, daemon)  # type: ignore[no-any-return]

@@ -24,6 +24,10 @@ BUSY = (
     "a channel has a single consumer"
 )
 RECV_TIMEOUT = "timed out waiting for an item"
+NOT_PEEKED = (
+    "nothing to commit: peek() first; commit() takes the item the last peek "
+    "returned, unless a receive has taken it since"
+)
 REUSED = "this awaitable was already awaited; call the method again for a new one"
 
 
@@ -41,3 +45,15 @@ def blocks_loop(what: str, instead: str) -> str:
         f"{what} would block the event loop running in this thread; "
         f"use {instead} there instead"
     )
+
+
+ONESHOT_USED = (
+    "this oneshot sender was already used (sent or closed): a oneshot carries "
+    "one value"
+)
+ONESHOT_NO_VALUE = "the oneshot sender was closed without sending a value"
+ONESHOT_EMPTY = (
+    "the oneshot's value has not been sent yet; await the receiver or use "
+    "blocking_recv() to wait"
+)
+ONESHOT_TAKEN = "the oneshot's value was already received"

@@ -13,6 +13,7 @@ cdef extern from "ringchan/pyring.h" nogil:
     uint64_t rc_load_acquire(const rc_atomic_u64 *a)
     void rc_store_relaxed(rc_atomic_u64 *a, uint64_t v)
     void rc_store_release(rc_atomic_u64 *a, uint64_t v)
+    uint64_t rc_fetch_add_relaxed(rc_atomic_u64 *a, uint64_t v)
 
     ctypedef struct rc_ring:
         pass
@@ -21,8 +22,11 @@ cdef extern from "ringchan/pyring.h" nogil:
     void rc_ring_delete(rc_ring *r)
     bint rc_ring_push(rc_ring *r, void *item)
     void *rc_ring_pop(rc_ring *r)
+    void *rc_ring_peek(const rc_ring *r)
     size_t rc_ring_pop_many(rc_ring *r, void **out, size_t n)
     uint64_t rc_ring_len(const rc_ring *r)
+    uint64_t rc_ring_pushed(const rc_ring *r)
+    uint64_t rc_ring_popped(const rc_ring *r)
 
     # A C constant: 1 on a free-threaded build (no GIL), else 0.
     bint RCPY_FREE_THREADED

@@ -1,0 +1,44 @@
+"""The record of :meth:`Receiver.stats`; shared by both channels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ("ChannelStats",)
+
+
+@dataclass(frozen=True)
+class ChannelStats:
+    """A snapshot of a channel's counters, to tell where a pipeline stalls.
+
+    Taken without stopping the channel, so fields read a moment apart may
+    disagree by the items that moved meanwhile.
+    """
+
+    __slots__ = (
+        "sent",
+        "received",
+        "buffered",
+        "capacity",
+        "senders",
+        "parked_senders",
+        "receiver_parked",
+        "wakeups",
+    )
+
+    #: Items sent so far.
+    sent: int
+    #: Items received so far.
+    received: int
+    #: Items buffered now: sent but not yet received.
+    buffered: int
+    #: The channel's capacity.
+    capacity: int
+    #: Open sender handles.
+    senders: int
+    #: Tasks and threads waiting for room.
+    parked_senders: int
+    #: Whether the receiver is waiting for an item.
+    receiver_parked: bool
+    #: Wake-ups sent to a task or thread parked on another thread.
+    wakeups: int
