@@ -2,15 +2,17 @@
 
     python benchmarks/compare.py [--peer NAME]... [--workload NAME]... [--loop NAME]...
                                  [--items N] [--repeat R] [--out DIR] [--json]
-                                 [--python PATH]... [--scaling-items N] [--scaling-repeat R] ...
+                                 [--sweep-repeat R] [--python PATH]... [--scaling-items N]
+                                 [--scaling-repeat R] ...
 
 Measures ringchan (C and pure-Python), the peers of ``peers.py`` that are
 installed and the two floors (a ``deque`` pair, a bare
 ``call_soon_threadsafe``) on every workload of ``python -m ringchan bench``
 each of them can run, on each event loop, taking the channels in turns
-within each repeat.  Then the scaling and pipeline workloads of
-``scaling.py`` under this interpreter and each ``--python`` (for instance a
-free-threaded CPython, which also runs the workloads above, C and pure).
+within each repeat.  Then the capacity × batch size sweep of ``sweep.py``,
+and the scaling and pipeline workloads of ``scaling.py`` under this
+interpreter and each ``--python`` (for instance a free-threaded CPython,
+which also runs the workloads above, C and pure).
 Writes ``REPORT.md``, ``results.json`` and ``chart.png`` to ``--out``.  A
 peer, loop or matplotlib that is not installed is named in the report; a
 failed measurement is reported there and makes the exit status 1.
@@ -29,6 +31,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import heap
 import report
 import scaling
+import sweep
 from peers import BASELINES, PEERS
 
 from ringchan._bench import (
@@ -83,6 +86,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="items per heap check of the C channel, traced by tracemalloc; "
         "0 skips the checks (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--sweep-repeat",
+        type=int,
+        default=5,
+        metavar="R",
+        help="runs of each cell of the capacity × batch size sweep (ringchan C, "
+        "thread → asyncio, --items items, on the first --loop), cells taken in "
+        "turns; 0 skips it (default: %(default)s)",
     )
     add_options(parser, repeat=5, loops=["asyncio", "uvloop"])
     scaling.add_options(parser, prefix="scaling-")
@@ -148,6 +160,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for _ in suite.run(Progress(sys.stderr, suite.total())):
         pass
     doc = document(suite, command_line(f"python {PROG}", argv), list(loops))
+    if args.sweep_repeat > 0 and loops:
+        loop, new_loop = next(iter(loops.items()))
+        print(f"capacity × batch size sweep, on {loop}", file=sys.stderr)
+        doc["sweep"] = sweep.run(settings_from(args), args.sweep_repeat, loop, new_loop,
+                                 sys.stderr)
     if args.heap_items > 0:
         print(f"heap checks: {args.heap_items:,} items each, traced", file=sys.stderr)
         doc["heap"] = heap.check(args.heap_items)
@@ -183,11 +200,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     else:
         for row in report.target_rows(doc):
             print(" | ".join(row))
+        if doc.get("sweep"):
+            print(sweep.table(doc["sweep"]))
         written = ["REPORT.md", "results.json"] + ([chart_file] if chart_file else [])
         print(f"wrote {', '.join(str(out / name) for name in written)}")
         if chart_file is None:
             print(note)
     status = report_errors(suite.cells, PROG)
+    for result in doc.get("sweep", {}).get("results", []):
+        if result["error"]:
+            print(f"{PROG}: error: sweep, {result['workload']}: {result['error']}",
+                  file=sys.stderr)
+            status = 1
     for result in doc.get("scaling", {}).get("results", []):
         if result["error"]:
             print(f"{PROG}: error: {result['workload']}, {result['label']}: {result['error']}",

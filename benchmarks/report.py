@@ -12,37 +12,50 @@ from pathlib import Path
 from typing import Any, Collection, Dict, List, Optional, Sequence
 
 import scaling_report
+import sweep
 
 from ringchan._suite import si
 from ringchan._workloads import WORKLOADS
 
 __all__ = ("TARGETS", "Target", "chart", "markdown", "target_rows")
 
-#: The subject every target and gain column measures.
+#: The subject every gain column measures, and most targets.
 SUBJECT = "c"
 
 
 @dataclass(frozen=True)
 class Target:
-    """A bound on how ringchan C compares with another channel."""
+    """A bound on how ringchan C (or its pure twin) compares with another
+    channel, or a feature of ringchan with the hand-written code it replaces."""
 
     #: What is compared, for the table.
     text: str
-    #: ringchan C's workload.
+    #: The workload of the subject held to the bound.
     workload: str
     #: The subject compared with, and on which workload.
     other: str
     other_workload: str
-    #: ringchan C must be at least this many times better (faster, sooner)...
+    #: The subject must be at least this many times better (faster, sooner)...
     at_least: Optional[float] = None
     #: ...or cost at most this many times as much per item (or wait as long).
     at_most: Optional[float] = None
+    #: The subject held to the bound: ringchan C, or "py" for the pure twin.
+    subject: str = SUBJECT
+    #: Show the cost ratio, and the bound, as the overhead it means: +4.2%.
+    percent: bool = False
 
     def bound(self) -> str:
         """The requirement, as the table shows it."""
         if self.at_least is not None:
             return f"≥ {self.at_least:g}x"
+        assert self.at_most is not None
+        if self.percent:
+            return f"≤ +{round((self.at_most - 1) * 100, 6):g}%"
         return f"≤ {self.at_most:g}x"
+
+    def show(self, measured: float) -> str:
+        """*measured* (see :meth:`measure`) as the table shows it."""
+        return _percent(measured) if self.percent else f"{measured:.2f}x"
 
     def met(self, measured: float) -> bool:
         """Whether *measured* (see :meth:`measure`) satisfies the bound."""
@@ -56,6 +69,11 @@ class Target:
         gain = WORKLOADS[self.workload].gain(mine, other)
         # For a cost ratio, the inverse of how many times better ringchan C is.
         return gain if self.at_least is not None else 1 / gain
+
+
+def _percent(ratio: float) -> str:
+    """A cost ratio as the overhead it means: 1.042 is +4.2%."""
+    return f"{(ratio - 1) * 100:+.1f}%"
 
 
 _PURE_WORKLOADS = (
@@ -86,6 +104,22 @@ TARGETS: List[Target] = [
            "same-loop", "deque", "pair", at_most=3),
     Target("wake-up latency (median), vs a bare `call_soon_threadsafe` + future",
            "latency", "call-soon", "latency", at_most=1.5),
+    # The features, each against the hand-written code it replaces, measured
+    # in the same rounds (the workload's group).
+    *(
+        target
+        for subject, whose in (("c", ""), ("py", ", ringchan pure"))
+        for target in (
+            Target("`rx.batches()` overhead per item, vs a plain `recv_many` loop "
+                   f"(same-loop `send_many` producer){whose}",
+                   "rx-batches", subject, "batches", at_most=1.1, subject=subject,
+                   percent=True),
+            Target("`from_iterable` → `async for`, cost per item vs a hand-written "
+                   f"`blocking_send` thread{whose}",
+                   "from-iterable", subject, "thread-to-asyncio", at_most=1.5,
+                   subject=subject),
+        )
+    ),
 ]
 
 
@@ -123,15 +157,15 @@ def target_rows(doc: Dict[str, Any]) -> List[List[str]]:
             continue
         for loop in _workload_loops(doc, target.workload):
             other_loop = loop if WORKLOADS[target.other_workload].uses_loop else None
-            mine = cells.get((target.workload, SUBJECT, loop))
+            mine = cells.get((target.workload, target.subject, loop))
             other = cells.get((target.other_workload, target.other, other_loop))
             if not _ok(mine) or not _ok(other):
-                missing = _label(doc, target.other) if mine is not None else "ringchan C"
+                missing = _label(doc, target.other if _ok(mine) else target.subject)
                 measured, verdict = "–", f"not measured ({missing} missing or failed)"
             else:
                 assert mine is not None and other is not None
                 value = target.measure(mine["median"], other["median"])
-                measured = f"{value:.2f}x"
+                measured = target.show(value)
                 verdict = "**met**" if target.met(value) else "**not met**"
             rows.append([target.text, loop or "–", measured, target.bound(), verdict])
     for check in doc.get("heap", ()):
@@ -243,7 +277,10 @@ def markdown(doc: Dict[str, Any], chart_file: Optional[str], chart_note: str,
         "",
         "\"Measured\" is how many times better ringchan C is (faster, or for latency "
         "sooner) for a ≥ bound, and how many times its cost per item (or its wait) "
-        "for a ≤ bound, from the medians below.",
+        "for a ≤ bound, from the medians below.  A feature's targets hold ringchan to "
+        "itself: the feature against the hand-written code it replaces, on the same "
+        "implementation, measured in the same rounds; an overhead in % is its extra "
+        "cost per item.",
         "",
         _table(["target", "loop", "measured", "target", "verdict"], target_rows(doc), {2, 3}),
         "",
@@ -254,7 +291,9 @@ def markdown(doc: Dict[str, Any], chart_file: Optional[str], chart_note: str,
         "that channel (latency: how many times sooner), on the same loop.  Channels "
         "appear under the workloads they support: asyncio.Queue, aiochannel and anyio "
         "streams are not thread-safe, and queue.Queue cannot be awaited; the `pair` "
-        "and `latency` workloads also measure the floors the targets refer to.",
+        "and `latency` workloads also measure the floors the targets refer to.  A "
+        "workload measured \"in the rounds of\" another is a feature of ringchan, taken "
+        "in turns with the hand-written code it replaces.",
         "",
     ]
     for name, workload in WORKLOADS.items():
@@ -262,6 +301,7 @@ def markdown(doc: Dict[str, Any], chart_file: Optional[str], chart_note: str,
             continue
         lines += [f"### {name}", "", workload.description[0].upper()
                   + workload.description[1:] + ".", "", _workload_table(doc, name), ""]
+    lines += sweep.markdown(doc.get("sweep"))
     if doc.get("heap"):
         lines += [
             "## Heap",
@@ -283,16 +323,18 @@ def markdown(doc: Dict[str, Any], chart_file: Optional[str], chart_note: str,
     lines.append(f"![items/s per workload]({chart_file})" if chart_file else chart_note)
     lines.append("")
     errors = [r for r in doc["results"] if r["error"]]
+    sweep_errors = [r for r in (doc.get("sweep") or {"results": []})["results"] if r["error"]]
     scaling = doc.get("scaling") or {"results": [], "interpreters": []}
     interpreters = {i["key"]: i["label"] for i in scaling["interpreters"]}
     scaling_errors = [r for r in scaling["results"] if r["error"]]
-    if errors or scaling_errors:
+    if errors or sweep_errors or scaling_errors:
         lines += ["## Errors", ""]
         lines += [
             f"- {r['workload']}, {r['label']}{' on ' + r['loop'] if r['loop'] else ''}: "
             f"{r['error']}"
             for r in errors
         ]
+        lines += [f"- sweep, {r['workload']}, {r['label']}: {r['error']}" for r in sweep_errors]
         lines += [
             f"- {scaling_report.cell_name(r)}, {r['label']}, {interpreters[r['interpreter']]}: "
             f"{r['error']}"

@@ -3,7 +3,9 @@
 ``python -m ringchan bench`` and ``benchmarks/compare.py`` run in
 subprocesses, as users run them; their output's structure is checked, never
 a speed.  In-process runs check that a measurement which lost an item, or
-whose worker hangs or fails, is reported as an error and not as a figure.
+whose worker hangs or fails, is reported as an error and not as a figure,
+that a feature is measured in the rounds of the code it replaces, and that
+each cell of the capacity × batch size sweep gets its own capacity and size.
 """
 
 from __future__ import annotations
@@ -11,19 +13,20 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
+import io
 import json
 import os
 import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterator, List
 
 import pytest
 
 import ringchan._channel_py as _channel_py
 from ringchan._subjects import RingchanPipe, Subject
-from ringchan._suite import Suite, measure
+from ringchan._suite import Progress, Suite, measure
 from ringchan._workloads import WORKLOADS, BenchError, Settings, loop_factory
 
 NO_EXTENSIONS = bool(os.environ.get("RINGCHAN_NO_EXTENSIONS"))
@@ -115,7 +118,7 @@ def test_bench_measures_only_the_workloads_named():
 @pytest.mark.skipif(NO_EXTENSIONS, reason="the comparison always measures the C channel")
 def test_compare_writes_the_report(tmp_path):
     proc = _run([str(COMPARE), *TINY, *SCALING_TINY, "--heap-items", "2000",
-                 "--out", str(tmp_path)])
+                 "--sweep-repeat", "1", "--out", str(tmp_path)])
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
     assert [c["check"] for c in doc["heap"]] == ["same-loop", "thread-to-asyncio"]
@@ -130,6 +133,16 @@ def test_compare_writes_the_report(tmp_path):
     assert "## Heap" in report
     for name in WORKLOADS:
         assert f"### {name}\n" in report
+    # The features' targets, C and pure, each loop: a figure, never "not measured".
+    for feature in ("`rx.batches()` overhead per item", "`from_iterable` → `async for`"):
+        rows = [line for line in report.splitlines() if line.startswith(f"| {feature}")]
+        assert len(rows) == 2 * len(loops), rows
+        assert all("not measured" not in row for row in rows), rows
+    assert "## Capacity and batch size\n" in report
+    sweep = doc["sweep"]
+    assert len(sweep["results"]) == 2 * 3 * 3
+    assert all(r["error"] is None and r["median"] > 0 for r in sweep["results"])
+    assert "| 4,096 |" in report
     assert "## Scaling\n" in report
     assert ("## Pipeline\n" in report) == HAS_AIOSQLITE
     assert all(r["error"] is None for r in doc["scaling"]["results"])
@@ -164,6 +177,9 @@ class LossyPipe(RingchanPipe):
     async def send_batches(self, producer: int, numbers: range, size: int) -> None:
         await super().send_batches(producer, numbers[1:], size)
 
+    async def recv_iterable(self, numbers: range) -> int:
+        return await super().recv_iterable(numbers[1:])
+
     def pair(self, numbers: range) -> int:
         return super().pair(numbers[1:])
 
@@ -189,13 +205,21 @@ class HungPipe(RingchanPipe):
 
 
 class FailingPipe(RingchanPipe):
-    """A producer that raises before sending anything."""
+    """A producer that raises before sending anything; from_iterable's, an
+    iterable that raises after ten items."""
 
     async def send_async(self, producer: int, numbers: range) -> None:
         raise ValueError("no sending today")
 
     def send_blocking(self, producer: int, numbers: range) -> None:
         raise ValueError("no sending today")
+
+    async def recv_iterable(self, numbers: range) -> int:
+        def failing() -> Iterator[int]:
+            yield from numbers[:10]
+            raise ValueError("no sending today")
+
+        return await super().recv_iterable(failing())  # type: ignore[arg-type]
 
 
 def _errors(chan_module: Any, pipe: type, names: List[str], timeout: float) -> Dict[str, str]:
@@ -232,9 +256,89 @@ def test_a_hung_consumer_times_out(chan_module):
 
 
 def test_a_failing_producer_is_reported(chan_module):
-    errors = _errors(chan_module, FailingPipe, ["same-loop", "thread-to-asyncio"], timeout=10.0)
-    assert "ValueError('no sending today')" in errors["same-loop"]
-    assert "ValueError('no sending today')" in errors["thread-to-asyncio"]
+    names = ["same-loop", "thread-to-asyncio", "from-iterable"]
+    errors = _errors(chan_module, FailingPipe, names, timeout=10.0)
+    for name in names:
+        assert "ValueError('no sending today')" in errors[name], name
+
+
+#: Each feature workload, and the workload of the hand-written code it replaces.
+FEATURES = {"from-iterable": "thread-to-asyncio", "rx-batches": "batches"}
+
+
+def test_features_count_every_item_in_the_rounds_of_their_baseline(chan_module):
+    subject = Subject("x", "x", chan_module.__name__, RingchanPipe)
+    settings = Settings(items=3000, capacity=64, batch=16, samples=5, timeout=10.0)
+    names = [name for name in WORKLOADS if name in FEATURES or name in FEATURES.values()]
+    suite = Suite([WORKLOADS[name] for name in names], [subject],
+                  {"asyncio": loop_factory("asyncio")}, settings, repeat=2)
+    # A feature shares its baseline's row: the two are measured in turns.
+    assert [[cell.workload.name for cell in row] for row in suite.rows] == [
+        [baseline, feature] for feature, baseline in FEATURES.items()
+    ]
+    progress = io.StringIO()
+    for _ in suite.run(Progress(progress, suite.total())):
+        pass
+    lines = progress.getvalue().splitlines()
+    assert [line.split("] ")[1].split(":")[0] for line in lines[:4]] == [
+        "thread-to-asyncio", "from-iterable", "thread-to-asyncio", "from-iterable"
+    ]
+    for cell in suite.cells:
+        # Each run already checked that every item arrived: a figure, not an error.
+        assert cell.error is None, cell
+        assert len(cell.runs) == 2 and all(run > 0 for run in cell.runs)
+
+
+class RecordingPipe(RingchanPipe):
+    """Keeps the capacity it was opened with and the size each consumer asked for."""
+
+    seen: List[Any] = []
+
+    def __init__(self, module: Any, capacity: int, producers: int) -> None:
+        super().__init__(module, capacity, producers)
+        self.capacity = capacity
+
+    async def recv_batches(self, size: int) -> int:
+        self.seen.append(("recv_many", self.capacity, size))
+        return await super().recv_batches(size)
+
+    async def recv_windows(self, size: int, wait: float) -> int:
+        self.seen.append(("batches", self.capacity, size))
+        return await super().recv_windows(size, wait)
+
+
+def test_the_sweep_measures_each_cell_with_its_own_capacity_and_size(chan_module):
+    sweep = _benchmark_module("sweep")
+    subject = Subject("x", "x", chan_module.__name__, RecordingPipe)
+    cells = [sweep.workload(consumer, capacity, size) for consumer in sweep.CONSUMERS
+             for capacity in sweep.CAPACITIES for size in sweep.SIZES]
+    settings = Settings(items=500, capacity=1024, batch=256, samples=5, timeout=10.0)
+    suite = Suite(cells, [subject], {"asyncio": loop_factory("asyncio")}, settings, repeat=1)
+    assert len(suite.rows) == 1  # every cell in the same rounds
+    RecordingPipe.seen = []
+    for _ in suite.run():
+        pass
+    assert all(cell.error is None and cell.runs[0] > 0 for cell in suite.cells)
+    assert RecordingPipe.seen == [
+        (consumer, capacity, size) for consumer in sweep.CONSUMERS
+        for capacity in sweep.CAPACITIES for size in sweep.SIZES
+    ]
+
+
+@pytest.mark.skipif(NO_EXTENSIONS, reason="the sweep measures the C channel")
+def test_the_sweep_table_has_a_row_per_capacity():
+    sweep = _benchmark_module("sweep")
+    settings = Settings(items=500, capacity=1024, batch=256, samples=5, timeout=10.0)
+    doc = sweep.run(settings, 1, "asyncio", loop_factory("asyncio"))
+    assert len(doc["results"]) == len(sweep.CONSUMERS) * 3 * 3
+    for result in doc["results"]:
+        assert result["error"] is None, result
+        assert result["median"] > 0 and result["subject"] == "c"
+    lines = sweep.table(doc).splitlines()
+    assert lines[0] == ("| capacity | `recv_many(1)` | `recv_many(16)` | `recv_many(256)` | "
+                        "`batches(1, 0.01)` | `batches(16, 0.01)` | `batches(256, 0.01)` |")
+    assert [line.split(" | ")[0] for line in lines[2:]] == ["| 16", "| 256", "| 4,096"]
+    assert "error" not in "\n".join(lines) and "–" not in "\n".join(lines[2:])
 
 
 def _benchmark_module(name: str) -> Any:

@@ -267,8 +267,9 @@ def _print_table(suite: Suite, subjects: Sequence[Subject], loops: Sequence[str]
         widths.append(7)
     table = _Table(columns, widths)
     for row in suite.run(Progress(sys.stderr, suite.total())):
-        for loop in dict.fromkeys(cell.loop for cell in row):
-            cells = [cell for cell in row if cell.loop == loop]
+        # A row holds a group of workloads (a feature beside its baseline).
+        for name, loop in dict.fromkeys((cell.workload.name, cell.loop) for cell in row):
+            cells = [cell for cell in row if cell.workload.name == name and cell.loop == loop]
             texts = [_row_name(cells[0], several_loops)]
             for cell in cells:
                 unit = cell.workload.unit

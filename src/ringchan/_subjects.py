@@ -27,6 +27,8 @@ class RingchanPipe(Pipe):
 
     def __init__(self, module: Any, capacity: int, producers: int) -> None:
         super().__init__(module, capacity, producers)
+        self._module = module
+        self._capacity = capacity
         tx, self._rx = module.channel(capacity)
         self._senders = [tx.clone() for _ in range(producers)]
         # The clones hold the channel open; the original would keep it open forever.
@@ -75,6 +77,20 @@ class RingchanPipe(Pipe):
             except Closed:
                 return count
             count += len(batch)
+
+    async def recv_windows(self, size: int, wait: float) -> int:
+        count = 0
+        async for batch in self._rx.batches(size, wait):
+            count += len(batch)
+        return count
+
+    async def recv_iterable(self, numbers: Items) -> int:
+        # from_iterable's channel takes the place of the pipe's, so that
+        # abort() closes it and its thread ends at its next send.  A daemon,
+        # as the workloads' own threads, so that a hung one cannot keep the
+        # process alive.
+        self._rx = self._module.from_iterable(numbers, self._capacity, daemon=True)
+        return await self.recv_async()
 
     def pair(self, numbers: Items) -> int:
         send = self._senders[0].try_send

@@ -3,8 +3,10 @@
 :meth:`Suite.run` measures every :class:`Cell` (one workload on one subject
 and one event loop) the given number of times.  Within each repeat of a workload
 it goes through all its cells in turn, so that drift in the machine's speed
-(turbo, neighbours) falls on every subject alike.  A failed cell keeps its
-error and is not measured again; the others go on.
+(turbo, neighbours) falls on every subject alike; a workload that names
+another as its ``group`` joins that one's rounds, so that a feature and the
+hand-written code it replaces are measured side by side too.  A failed cell
+keeps its error and is not measured again; the others go on.
 """
 
 from __future__ import annotations
@@ -154,7 +156,8 @@ class Progress:
 
 class Suite:
     """The cells to measure: each workload on each subject that can run it,
-    on each event loop asked for (once for a workload that runs none)."""
+    on each event loop asked for (once for a workload that runs none); a row
+    of cells per group of workloads, measured in the same rounds."""
 
     def __init__(
         self,
@@ -169,14 +172,18 @@ class Suite:
         self.subjects = list(subjects)
         self._loops = loops
         self._openers = {subject.key: subject.load() for subject in subjects}
+        groups: Dict[str, List[Workload]] = {}
+        for workload in workloads:
+            groups.setdefault(workload.group or workload.name, []).append(workload)
         self.rows: List[List[Cell]] = [
             [
                 Cell(workload, subject, loop)
+                for workload in group
                 for loop in (loops if workload.uses_loop else [None])
                 for subject in subjects
                 if workload.supports(subject.pipe)
             ]
-            for workload in workloads
+            for group in groups.values()
         ]
 
     @property
@@ -185,8 +192,7 @@ class Suite:
         return [cell for row in self.rows for cell in row]
 
     def run(self, progress: Optional[Progress] = None) -> Iterator[List[Cell]]:
-        """Measure each workload's cells, yielding them as each workload ends."""
-        settings = self.settings
+        """Measure each row's cells, yielding them as each row ends."""
         for row in self.rows:
             for attempt in range(1, self.repeat + 1):
                 for cell in row:
@@ -195,6 +201,7 @@ class Suite:
                     if cell.error is not None:
                         continue
                     new_loop = None if cell.loop is None else self._loops[cell.loop]
+                    settings = cell.workload.settings(self.settings)
                     opener = partial(self._openers[cell.subject.key], settings.capacity)
                     try:
                         figure = measure(cell.workload, opener, new_loop, settings)

@@ -12,6 +12,7 @@ playing the roles it can.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import statistics
 import threading
 import time
@@ -34,6 +35,7 @@ from typing import (
 )
 
 __all__ = (
+    "BATCH_WAIT",
     "LOOPS",
     "WORKLOADS",
     "BenchError",
@@ -62,6 +64,11 @@ PipeOpener = Callable[[int], "Pipe"]
 #: How long the latency workload's producer sleeps before each send, so that
 #: the consumer is parked, idle, when the item arrives.
 LATENCY_GAP = 0.0005
+
+#: The *max_wait* of ``rx.batches()`` where a workload iterates it: a latency
+#: budget a batching consumer might choose.  A full-speed producer fills every
+#: batch long before it, so the figure is the iterator's cost, not a clock's.
+BATCH_WAIT = 0.01
 
 #: Bound on tearing down a measurement's event loop after its end or failure.
 _TEARDOWN = 5.0
@@ -130,6 +137,15 @@ class Pipe:
     async def recv_batches(self, size: int) -> int:
         """From a task: receive up to *size* at a time until the end; the count."""
         return await self.recv_async()
+
+    async def recv_windows(self, size: int, wait: float) -> int:
+        """From a task: iterate ``rx.batches(size, wait)`` until the end; the count."""
+        raise NotImplementedError
+
+    async def recv_iterable(self, numbers: Items) -> int:
+        """From a task: receive until the end from ``from_iterable(numbers)``,
+        whose own thread sends them; the count."""
+        raise NotImplementedError
 
     def pair(self, numbers: Items) -> int:
         """In this thread, send each number and receive it back at once,
@@ -241,13 +257,32 @@ def _spans(items: int, count: int) -> List[Items]:
 
 
 def _start_producers(
-    role: Callable[[int, Items], Any], items: int, count: int, on_error: Callable[[], Any]
+    role: Callable[[int, Items], Any], spans: Sequence[Items], on_error: Callable[[], Any]
 ) -> List[_Worker]:
-    """Start *count* threads playing *role*, sharing *items* items."""
+    """Start a thread playing *role* for each of *spans*, its share of the items."""
     return [
         _start(f"producer {index}", partial(role, index, numbers), on_error)
-        for index, numbers in enumerate(_spans(items, count))
+        for index, numbers in enumerate(spans)
     ]
+
+
+#: ``receive(pipe, settings)``: the consumer role a workload's task plays.
+Receive = Callable[[Pipe, Settings], Awaitable[int]]
+
+
+def _recv_each(pipe: Pipe, settings: Settings) -> Awaitable[int]:
+    """Item by item: ``async for``."""
+    return pipe.recv_async()
+
+
+def _recv_many(pipe: Pipe, settings: Settings) -> Awaitable[int]:
+    """A plain ``recv_many(--batch)`` loop."""
+    return pipe.recv_batches(settings.batch)
+
+
+def _recv_windows(pipe: Pipe, settings: Settings) -> Awaitable[int]:
+    """``async for batch in rx.batches(--batch, BATCH_WAIT)``."""
+    return pipe.recv_windows(settings.batch, BATCH_WAIT)
 
 
 async def _timed(receive: Awaitable[_T]) -> Tuple[_T, float]:
@@ -329,7 +364,11 @@ def _on_loop(
 
 
 def _same_loop(
-    opener: PipeOpener, settings: Settings, new_loop: Optional[LoopFactory], batches: bool
+    opener: PipeOpener,
+    settings: Settings,
+    new_loop: Optional[LoopFactory],
+    batches: bool,
+    receive: Receive = _recv_each,
 ) -> float:
     async def main() -> float:
         pipe = opener(1)
@@ -340,11 +379,11 @@ def _same_loop(
                 producer = asyncio.ensure_future(
                     pipe.send_batches(0, numbers, settings.batch)
                 )
-                receive = pipe.recv_batches(settings.batch)
             else:
                 producer = asyncio.ensure_future(pipe.send_async(0, numbers))
-                receive = pipe.recv_async()
-            received, end = await _consume(receive, settings.timeout, producer=producer)
+            received, end = await _consume(
+                receive(pipe, settings), settings.timeout, producer=producer
+            )
             if not producer.done():
                 raise BenchError("the producer task still runs after the consumer ended")
         except BaseException:
@@ -356,15 +395,20 @@ def _same_loop(
 
 
 def _threads_to_loop(
-    opener: PipeOpener, settings: Settings, new_loop: Optional[LoopFactory], producers: int
+    opener: PipeOpener,
+    settings: Settings,
+    new_loop: Optional[LoopFactory],
+    producers: int,
+    receive: Receive = _recv_each,
 ) -> float:
     async def main() -> float:
         pipe = opener(producers)
+        spans = _spans(settings.items, producers)
         abort = _abort_on_loop(asyncio.get_running_loop(), pipe)
         try:
             start = perf_counter()
-            workers = _start_producers(pipe.send_blocking, settings.items, producers, abort)
-            received, end = await _consume(pipe.recv_async(), settings.timeout, workers)
+            workers = _start_producers(pipe.send_blocking, spans, abort)
+            received, end = await _consume(receive(pipe, settings), settings.timeout, workers)
             _join(workers, start + settings.timeout, settings.timeout)
         except BaseException:
             pipe.abort()
@@ -378,6 +422,7 @@ def _thread_to_thread(
     opener: PipeOpener, settings: Settings, new_loop: Optional[LoopFactory]
 ) -> float:
     pipe = opener(1)
+    spans = _spans(settings.items, 1)
 
     def consume() -> Tuple[int, float]:
         return pipe.recv_blocking(), perf_counter()
@@ -385,13 +430,32 @@ def _thread_to_thread(
     try:
         start = perf_counter()
         consumer = _start("consumer", consume, pipe.abort)
-        workers = _start_producers(pipe.send_blocking, settings.items, 1, pipe.abort)
+        workers = _start_producers(pipe.send_blocking, spans, pipe.abort)
         _join([consumer, *workers], start + settings.timeout, settings.timeout)
     except BaseException:
         pipe.abort()
         raise
     received, end = consumer.result
     return _rate(received, settings.items, end - start)
+
+
+def _from_iterable(
+    opener: PipeOpener, settings: Settings, new_loop: Optional[LoopFactory]
+) -> float:
+    async def main() -> float:
+        pipe = opener(1)
+        numbers = _items(settings.items)
+        try:
+            # The clock includes from_iterable() itself: opening its channel
+            # and starting its thread, as the hand-written producer's start.
+            start = perf_counter()
+            received, end = await _consume(pipe.recv_iterable(numbers), settings.timeout)
+        except BaseException:
+            pipe.abort()
+            raise
+        return _rate(received, settings.items, end - start)
+
+    return _on_loop(new_loop, main())
 
 
 def _pair(opener: PipeOpener, settings: Settings, new_loop: Optional[LoopFactory]) -> float:
@@ -466,10 +530,27 @@ class Workload:
     unit: str = "items/s"
     #: Whether it sends and receives in batches, where a channel has a batch API.
     batched: bool = False
+    #: The workload whose rounds it joins (see :class:`ringchan._suite.Suite`),
+    #: that of the hand-written code a feature is compared with, so that the
+    #: two are measured side by side; None: rounds of its own.
+    group: Optional[str] = None
+    #: A channel capacity and batch size of its own, in place of the run's
+    #: (a cell of a sweep); None: the run's.
+    capacity: Optional[int] = None
+    batch: Optional[int] = None
 
     def supports(self, pipe_type: Type[Pipe]) -> bool:
         """Whether channels of *pipe_type* can play every role this needs."""
         return all(pipe_type.plays(role) for role in self.roles)
+
+    def settings(self, run: Settings) -> Settings:
+        """The settings it is measured with: the *run*'s, but its own
+        capacity and batch size where it has them."""
+        return dataclasses.replace(
+            run,
+            capacity=run.capacity if self.capacity is None else self.capacity,
+            batch=run.batch if self.batch is None else self.batch,
+        )
 
     def gain(self, figure: float, other: float) -> float:
         """How many times better *figure* is than *other*: faster or sooner."""
@@ -493,6 +574,15 @@ WORKLOADS: Dict[str, Workload] = {
             ("send_blocking", "recv_async"),
         ),
         Workload(
+            "from-iterable",
+            "thread-to-asyncio with from_iterable(items, --capacity) in place of the "
+            "hand-written thread: its own thread sends each item, a task receives "
+            "with async for; in the rounds of thread-to-asyncio",
+            _from_iterable,
+            ("recv_iterable",),
+            group="thread-to-asyncio",
+        ),
+        Workload(
             "4-threads-to-asyncio",
             "four threads, a sender clone each, call blocking_send(); async for receives",
             partial(_threads_to_loop, producers=4),
@@ -509,9 +599,18 @@ WORKLOADS: Dict[str, Workload] = {
             "batches",
             "same-loop with send_many()/recv_many() of --batch items; per item "
             "for channels without them; items/s counts items, not batches",
-            partial(_same_loop, batches=True),
+            partial(_same_loop, batches=True, receive=_recv_many),
             ("send_async", "recv_async"),
             batched=True,
+        ),
+        Workload(
+            "rx-batches",
+            f"batches with async for over rx.batches(--batch, {BATCH_WAIT:g}) in place "
+            "of the recv_many() loop; in the rounds of batches",
+            partial(_same_loop, batches=True, receive=_recv_windows),
+            ("send_async", "recv_windows"),
+            batched=True,
+            group="batches",
         ),
         Workload(
             "pair",
