@@ -961,7 +961,7 @@ cdef class Sender(_Handle):
         cdef _Core core = self.core
         cdef Py_ssize_t pushed
         if _flag(&self.closed) or _flag(&core.rx_closed):
-            raise Closed(self.refusal(), items[start] if single else items[start:])
+            raise Closed(self.refusal(), items[0] if single else items[start:])
         with cython.critical_section(items):
             pushed = rcpy_ring_push_list(core.ring, items, start)
         if pushed:
@@ -1088,6 +1088,10 @@ cdef class Sender(_Handle):
             sent += self.push_many(items, sent, single)
             if sent == total or sent != before:
                 core.abandon(waiter)  # passes on a wake-up it got meanwhile: see _Op.step
+                if sent == total:
+                    # Not round again: a close since then would make the first
+                    # push refuse a send that has already succeeded.
+                    return 0
                 continue
             try:
                 woken = _wait(waiter, deadline)
