@@ -1,12 +1,9 @@
+# cython: freethreading_compatible = True
 """The C channel: the lock-free ring of csrc/ringchan driven from Cython.
 
 Same API and behaviour as the pure-Python reference in ``_channel_py``.
 
-Written to be correct with or without a GIL, but not yet declared
-free-threading compatible: on a free-threaded CPython, importing it turns
-the GIL back on.  Without the GIL, the chaos test still crashes now and then
-(an item freed while a sender still holds it); until that is found and
-fixed, the declaration stays off.  Three kinds of state, three rules:
+Correct with or without a GIL.  Three kinds of state, three rules:
 
 - Items move through the C ring, lock-free: producers claim a slot with a
   CAS and publish it; the single consumer's pops are serialized by a
