@@ -243,6 +243,66 @@ def test_awaited_receive_whose_wakes_fail_still_returns_its_item(
     assert [type(e) for e in unraisable] == [error]
 
 
+@pytest.mark.parametrize("way", ["blocking_send", "blocking_send_many"])
+def test_blocking_send_that_gets_in_after_parking_is_not_failed_by_a_close(
+    chan_module: Any, loop_factory: Any, spawn: Any, unraisable: List[BaseException], way: str
+) -> None:
+    """A blocking send that parks, then finds room on its second look, has
+    succeeded: its handle closed right after must not turn it into Closed.
+
+    The wake-ups use the loop's Python code to order things: a receiver
+    whose wake-ups fail stays registered and owed, so the send's park wakes
+    it (room is made there), then the send's push wakes it again (the
+    handle is closed there), all on the sending thread."""
+    tx, rx = chan_module.channel(1)
+    loop = loop_factory()
+    real = loop.call_soon_threadsafe
+    drained: List[Any] = []
+    phase = ["fill"]
+
+    def call_soon_threadsafe(*args: Any, **kwargs: Any) -> Any:
+        if phase[0] == "send":
+            if not drained:
+                drained.append(rx.try_recv())  # room for the send's second look
+            elif len(rx):
+                phase[0] = "sent"
+                tx.close()  # the send's item is in
+                return real(*args, **kwargs)
+        elif phase[0] == "sent":
+            return real(*args, **kwargs)
+        raise MemoryError("injected by the test")
+
+    loop.call_soon_threadsafe = call_soon_threadsafe  # type: ignore[method-assign]
+
+    def send() -> None:
+        tx.try_send("filler")  # both wake-ups fail: the receiver stays owed
+        phase[0] = "send"
+        if way == "blocking_send":
+            tx.blocking_send("item", timeout=WAIT)
+        else:
+            tx.blocking_send_many(["item"], timeout=WAIT)
+
+    async def consume() -> Any:
+        got = asyncio.ensure_future(rx.recv())
+        while not rx._parked()[1]:
+            await asyncio.sleep(0)
+        sender = spawn(send)
+        while sender.is_alive():
+            await asyncio.sleep(0.001)
+        sender.join()
+        return await got
+
+    try:
+        assert loop.run_until_complete(asyncio.wait_for(consume(), WAIT)) == "item"
+    finally:
+        phase[0] = "sent"
+        rx.close()
+        loop.close()
+    assert drained == ["filler"]
+    assert tx.is_closed
+    assert unraisable and all(type(e) is MemoryError for e in unraisable)
+
+
 # --- the stress traffic, with faults -------------------------------------------
 
 

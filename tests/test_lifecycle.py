@@ -205,10 +205,6 @@ def _child_env(module: Any) -> dict:
     src = os.path.dirname(os.path.dirname(os.path.abspath(module.__file__)))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-    # As in pyproject.toml's filterwarnings: a free-threaded interpreter says
-    # so when the C module, not yet declared free-threading safe, turns the
-    # GIL on; a child's stderr must otherwise stay empty.
-    env["PYTHONWARNINGS"] = "ignore:The global interpreter lock:RuntimeWarning"
     return env
 
 

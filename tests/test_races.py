@@ -40,21 +40,7 @@ PURE_DROP_REASON = (
 
 
 @pytest.mark.skipif(not FREE_THREADED, reason="needs a free-threaded CPython build")
-@pytest.mark.parametrize(
-    "pure",
-    [
-        pytest.param(
-            False,
-            id="cext",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the C channel does not declare free-threading support yet: "
-                "without the GIL the chaos test still crashes now and then",
-            ),
-        ),
-        pytest.param(True, id="pure"),
-    ],
-)
+@pytest.mark.parametrize("pure", [False, True], ids=["cext", "pure"])
 def test_import_leaves_the_gil_disabled(pure: bool) -> None:
     env = dict(os.environ)
     env.pop("PYTHON_GIL", None)
@@ -66,7 +52,7 @@ def test_import_leaves_the_gil_disabled(pure: bool) -> None:
         "print(ringchan.COMPILED, sys._is_gil_enabled())"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-W", "error", "-c", code],
         capture_output=True, text=True, timeout=60, env=env,
     )
     assert out.returncode == 0, out.stderr

@@ -1,12 +1,9 @@
+# cython: freethreading_compatible = True
 """The C channel: the lock-free ring of csrc/ringchan driven from Cython.
 
 Same API and behaviour as the pure-Python reference in ``_channel_py``.
 
-Written to be correct with or without a GIL, but not yet declared
-free-threading compatible: on a free-threaded CPython, importing it turns
-the GIL back on.  Without the GIL, the chaos test still crashes now and then
-(an item freed while a sender still holds it); until that is found and
-fixed, the declaration stays off.  Three kinds of state, three rules:
+Correct with or without a GIL.  Three kinds of state, three rules:
 
 - Items move through the C ring, lock-free: producers claim a slot with a
   CAS and publish it; the single consumer's pops are serialized by a
@@ -1004,7 +1001,7 @@ cdef class Sender(_Handle):
         cdef _Core core = self.core
         cdef Py_ssize_t pushed
         if _flag(&self.closed) or _flag(&core.rx_closed):
-            raise Closed(self.refusal(), items[start] if single else items[start:])
+            raise Closed(self.refusal(), items[0] if single else items[start:])
         with cython.critical_section(items):
             pushed = rcpy_ring_push_list(core.ring, items, start)
         if pushed:
@@ -1140,6 +1137,10 @@ cdef class Sender(_Handle):
             sent += self.push_many(items, sent, single)
             if sent == total or sent != before:
                 core.abandon(waiter)  # passes on a wake-up it got meanwhile: see _Op.step
+                if sent == total:
+                    # Not round again: a close since then would make the first
+                    # push refuse a send that has already succeeded.
+                    return 0
                 continue
             try:
                 woken = _wait(waiter, deadline)
