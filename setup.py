@@ -42,6 +42,7 @@ def extensions():
         include_dirs=["csrc"],
         depends=[
             "csrc/ringchan/atomic.h",
+            "csrc/ringchan/list.h",
             "csrc/ringchan/ring.h",
             "csrc/ringchan/pyawait.h",
             "csrc/ringchan/pyloop.h",

@@ -4,7 +4,10 @@
   ``asyncio.timeout`` and ``Task.cancel()`` around ``send`` and
   ``send_many``; ``try_send`` is refused with ``Full``.
 - Blocking sends in threads time out.
-- Receives are cancelled the same ways, blocking receives time out.
+- Reserves are cancelled the same ways while they wait; a permit obtained
+  sends at once, or hands its item back through ``Closed.item``.
+- Receives, ``batches()`` steps and transactions are cancelled the same
+  ways, blocking receives time out.
 - A monkey thread closes producers' sender handles at random (a producer
   then takes a fresh clone and goes on), and in half the runs closes the
   receiver.
@@ -180,7 +183,8 @@ async def task_send(slot: Slot, producer: Producer, budget: Budget, rng: random.
             items = producer.take(1)
             while True:
                 try:
-                    if rng.random() < 0.2:
+                    way = rng.random()
+                    if way < 0.2:
                         try:
                             slot.tx.try_send(items[0])
                             finished = True
@@ -188,6 +192,22 @@ async def task_send(slot: Slot, producer: Producer, budget: Budget, rng: random.
                             assert exc.item is items[0]
                             producer.counts["try_send refused (Full)"] += 1
                             finished = False
+                    elif way < 0.35:
+                        # A cancelled reserve holds nothing; a permit's send
+                        # fails only if the channel closed meanwhile.
+                        try:
+                            finished, permit = await cut_short(
+                                slot.tx.reserve, rng, producer.counts
+                            )
+                        except Closed as exc:
+                            assert exc.item is None  # nothing was offered yet
+                            if not slot.renew(exc):
+                                producer.returned(items, "Closed.item")
+                                return
+                            continue
+                        if finished:
+                            permit.send(items[0])
+                            producer.counts["sent through a permit"] += 1
                     else:
                         finished, _ = await cut_short(
                             lambda item=items[0]: slot.tx.send(item), rng, producer.counts
@@ -267,17 +287,35 @@ async def consume_on_loop(rx: Any, ledger: Ledger, rng: random.Random) -> None:
                 finished, items = await cut_short(lambda k=k: rx.recv_many(k), rng, counts)
                 if finished:
                     ledger.received_many(items)
-            elif way < 0.7:
+            elif way < 0.65:
                 try:
                     ledger.received(rx.try_recv())
                 except Empty:
                     await asyncio.sleep(rng.choice(SHORT_WAITS))
+            elif way < 0.75:
+                batches = rx.batches(rng.randint(1, 64), rng.choice(SHORT_WAITS))
+                try:
+                    finished, batch = await cut_short(batches.__anext__, rng, counts)
+                except StopAsyncIteration:
+                    return
+                if finished:
+                    ledger.received_many(batch)
+            elif way < 0.85:
+                finished, item = await cut_short(lambda: take_in_transaction(rx), rng, counts)
+                if finished:
+                    ledger.received(item)
             else:
                 ended = await iterate_with_timeout(rx, ledger, rng)
                 if ended:
                     return
         except Closed:
             return
+
+
+async def take_in_transaction(rx: Any) -> Any:
+    """The next item, through a transaction (peek, then commit on exit)."""
+    async with rx.transaction() as item:
+        return item
 
 
 async def iterate_with_timeout(rx: Any, ledger: Ledger, rng: random.Random) -> bool:
@@ -314,11 +352,16 @@ def consume_in_thread(rx: Any, ledger: Ledger, rng: random.Random) -> None:
             elif way < 0.8:
                 k = rng.randint(1, 64)
                 ledger.received_many(rx.blocking_recv_many(k, timeout=rng.choice(SHORT_WAITS)))
-            elif way < 0.9:
+            elif way < 0.85:
                 try:
                     ledger.received(rx.try_recv())
                 except Empty:
                     time.sleep(rng.choice(SHORT_WAITS))
+            elif way < 0.9:
+                batch = next(rx.batches(rng.randint(1, 64), rng.choice(SHORT_WAITS)), None)
+                if batch is None:
+                    return
+                ledger.received_many(batch)
             else:
                 stop, taken = rng.randint(1, 100), 0
                 for item in rx:

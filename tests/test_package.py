@@ -31,6 +31,9 @@ CHECK = textwrap.dedent(
     assert ringchan.Receiver is impl.Receiver
     assert ringchan.oneshot is impl.oneshot
     assert ringchan.from_iterable is impl.from_iterable
+    assert ringchan.unbounded_channel is impl.unbounded_channel
+    assert ringchan.Permit is impl.Permit
+    assert ringchan.WeakSender is impl.WeakSender
     for name in ("ChannelError", "Closed", "Empty", "Full"):
         assert getattr(ringchan, name) is getattr(_errors, name), name
     assert ringchan.MAX_CAPACITY == 1 << 26
@@ -38,6 +41,7 @@ CHECK = textwrap.dedent(
         "COMPILED", "MAX_CAPACITY", "ChannelError", "Closed", "Empty", "Full",
         "Receiver", "Sender", "channel", "oneshot", "from_iterable", "Batches",
         "Transaction", "ChannelStats", "OneshotSender", "OneshotReceiver",
+        "unbounded_channel", "Permit", "WeakSender",
     }
     tx, rx = ringchan.channel(1)
     tx.try_send("ok")

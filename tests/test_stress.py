@@ -3,7 +3,10 @@
 Six producers share one channel: a thread using ``blocking_send``, a thread
 using ``blocking_send_many``, and two event loops, each in its own thread,
 each running a task using ``send`` and a task mixing ``send_many`` (over an
-iterator) with ``try_send``.  One consumer takes the items with a random mix
+iterator) with ``try_send``.  Some sends go through permits: reserved by a
+thread, or by a task and used from another thread; some
+permits are released unused, some reserves are cancelled while they wait.
+The same traffic also runs through an unbounded channel.  One consumer takes the items with a random mix
 of ``recv``, ``recv_many``, ``try_recv``, ``try_recv_many`` and ``async for``
 on the test's own loop, or, in the other run, with ``blocking_recv``,
 ``blocking_recv_many``, ``try_recv`` and ``for`` from a thread.  Every item
@@ -18,7 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any, Callable, List
+import threading
+from typing import Any, Callable, List, Optional
 
 import pytest
 from traffic import (
@@ -41,7 +45,16 @@ def thread_blocking_send(tx: Any, producer: Producer, budget: Budget, rng: rando
     with tx:
         while budget.more(producer):
             items = producer.take(1)
-            tx.blocking_send(items[0], timeout=WAIT)
+            way = rng.random()
+            if way < 0.15:
+                tx.blocking_reserve(timeout=WAIT).send(items[0])
+                producer.counts["sent through a permit"] += 1
+            elif way < 0.2:
+                tx.blocking_reserve(timeout=WAIT).release()
+                producer.counts["permits released unused"] += 1
+                tx.blocking_send(items[0], timeout=WAIT)
+            else:
+                tx.blocking_send(items[0], timeout=WAIT)
             producer.sent(items)
 
 
@@ -55,11 +68,48 @@ def thread_blocking_send_many(
             producer.sent(items)
 
 
+def send_from_thread(permit: Any, item: Any) -> None:
+    """``permit.send(item)`` on a new thread; its error, if any, raised here."""
+    errors: List[BaseException] = []
+
+    def send() -> None:
+        try:
+            permit.send(item)
+        except BaseException as exc:  # noqa: BLE001 - raised by the caller
+            errors.append(exc)
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    thread.join(WAIT)
+    assert not thread.is_alive(), "a permit's send waited"
+    if errors:
+        raise errors[0]
+
+
 async def task_send(tx: Any, producer: Producer, budget: Budget, rng: random.Random) -> None:
     with tx:
         while budget.more(producer):
             items = producer.take(1)
-            await tx.send(items[0])
+            way = rng.random()
+            if way < 0.1:
+                # Reserved on this loop, used from another thread.  Joined at
+                # once: a permit's send never waits.  (Not the loop's
+                # executor: its completion goes through call_soon_threadsafe,
+                # which the fault tests make fail.)
+                permit = await tx.reserve()
+                send_from_thread(permit, items[0])
+                producer.counts["sent through a permit"] += 1
+            elif way < 0.2:
+                try:
+                    permit = await asyncio.wait_for(tx.reserve(), 0.0005)
+                except asyncio.TimeoutError:
+                    producer.counts["reserves cancelled while waiting"] += 1
+                    await tx.send(items[0])
+                else:
+                    permit.send(items[0])
+                    producer.counts["sent through a permit"] += 1
+            else:
+                await tx.send(items[0])
             producer.sent(items)
 
 
@@ -148,7 +198,7 @@ def run_traffic(
     spawn: Any,
     load: Any,
     seed: int,
-    capacity: int,
+    capacity: Optional[int],
     consumer: str,
     producer_loops: int = 2,
 ) -> Ledger:
@@ -157,7 +207,7 @@ def run_traffic(
     consumer, a task on a loop from *new_loop* or a thread; returns the
     ledger once every producer is done."""
     producers = 2 + len(LOOP_PRODUCERS) * producer_loops
-    tx, rx = chan_module.channel(capacity)
+    tx, rx = chan_module.channel(capacity) if capacity else chan_module.unbounded_channel()
     senders = [tx.clone() for _ in range(producers)]
     tx.close()
     ledger = Ledger(producers)
@@ -185,7 +235,7 @@ def run_traffic(
     return ledger
 
 
-@pytest.mark.parametrize("capacity", [1, 2, 1024])
+@pytest.mark.parametrize("capacity", [1, 2, 1024, None], ids=["1", "2", "1024", "unbounded"])
 @pytest.mark.parametrize("consumer", ["task", "thread"])
 def test_threads_and_loops_deliver_every_item_once_in_order(
     chan_module: Any,
@@ -205,6 +255,9 @@ def test_threads_and_loops_deliver_every_item_once_in_order(
     tally("stress: runs", 1)
     tally("stress: items moved", totals["items received"])
     tally("stress: try_send refused (Full), then sent", totals["try_send refused (Full)"])
+    tally("stress: sent through a permit", totals["sent through a permit"])
+    tally("stress: permits released unused", totals["permits released unused"])
+    tally("stress: reserves cancelled while waiting", totals["reserves cancelled while waiting"])
     tally("items lost, duplicated or reordered", sum(problems.values()))
     assert not any(problems.values()), problems
     assert totals["items received"] == totals["items sent"] > 0

@@ -1,11 +1,17 @@
-/* What the CPython side needs from a ring of owned PyObject references:
- * cycle-GC traversal and clearing of the buffered items, runs of items moved
- * to and from lists, and the one barrier the wake-up protocol needs.
+/* What the CPython side needs from a channel's buffer of owned PyObject
+ * references: cycle-GC traversal and clearing of the buffered items, runs of
+ * items moved to and from lists, and the one barrier the wake-up protocol
+ * needs.
  *
- * The extension's channel core object points to its ring from a field at a
- * fixed offset.  rcpy_install_gc() wraps the type's tp_traverse/tp_clear so
- * the collector also sees the items: a channel holding an object that
- * references the channel is then collectable.
+ * A channel's buffer is a bounded ring (ring.h) or, for an unbounded
+ * channel, a list of blocks (list.h): rcpy_buf holds one of the two, and
+ * each rcpy_buf_* operation tests which, a branch that always goes the same
+ * way for a given channel.
+ *
+ * The extension's channel core object holds its rcpy_buf at a fixed offset.
+ * rcpy_install_gc() wraps the type's tp_traverse/tp_clear so the collector
+ * also sees the items: a channel holding an object that references the
+ * channel is then collectable.
  */
 #ifndef RINGCHAN_PYRING_H
 #define RINGCHAN_PYRING_H
@@ -14,14 +20,110 @@
 
 #include "ring.h"
 
+/* An unbounded channel's blocks come from Python's raw allocator: it needs
+   no GIL, and tracemalloc traces it, so a test can see them come back. */
+#define RC_LIST_MALLOC(size) PyMem_RawMalloc(size)
+#define RC_LIST_FREE(p) PyMem_RawFree(p)
+#include "list.h"
+
+typedef struct {
+    rc_ring *ring; /* a bounded channel's, else NULL */
+    rc_list *list; /* an unbounded channel's, else NULL */
+} rcpy_buf;
+
 static traverseproc rcpy_base_traverse = NULL;
 static inquiry rcpy_base_clear = NULL;
-static Py_ssize_t rcpy_ring_offset = 0;
+static Py_ssize_t rcpy_buf_offset = 0;
 
-static inline rc_ring *
-rcpy_ring_of(PyObject *self)
+static inline rcpy_buf *
+rcpy_buf_of(PyObject *self)
 {
-    return *(rc_ring **)((char *)self + rcpy_ring_offset);
+    return (rcpy_buf *)((char *)self + rcpy_buf_offset);
+}
+
+/* A bounded buffer (capacity >= 1) or an unbounded one (capacity 0);
+   0, or -1 when out of memory. */
+static inline int
+rcpy_buf_init(rcpy_buf *b, uint64_t capacity)
+{
+    b->ring = NULL;
+    b->list = NULL;
+    if (capacity) {
+        b->ring = rc_ring_new(capacity);
+        return b->ring != NULL ? 0 : -1;
+    }
+    b->list = rc_list_new();
+    return b->list != NULL ? 0 : -1;
+}
+
+/* Frees the buffer itself, not the items: clear it first. */
+static inline void
+rcpy_buf_free(rcpy_buf *b)
+{
+    if (b->ring != NULL) {
+        rc_ring_delete(b->ring);
+        b->ring = NULL;
+    }
+    if (b->list != NULL) {
+        rc_list_delete(b->list);
+        b->list = NULL;
+    }
+}
+
+static inline int
+rcpy_buf_push(rcpy_buf *b, void *item)
+{
+    return b->list != NULL ? rc_list_push(b->list, item) : rc_ring_push(b->ring, item);
+}
+
+static inline size_t
+rcpy_buf_push_many(rcpy_buf *b, void *const *items, size_t n)
+{
+    return b->list != NULL ? rc_list_push_many(b->list, items, n)
+                           : rc_ring_push_many(b->ring, items, n);
+}
+
+static inline void *
+rcpy_buf_pop(rcpy_buf *b)
+{
+    return b->list != NULL ? rc_list_pop(b->list) : rc_ring_pop(b->ring);
+}
+
+static inline size_t
+rcpy_buf_pop_many(rcpy_buf *b, void **out, size_t n)
+{
+    return b->list != NULL ? rc_list_pop_many(b->list, out, n) : rc_ring_pop_many(b->ring, out, n);
+}
+
+static inline void *
+rcpy_buf_peek(const rcpy_buf *b)
+{
+    return b->list != NULL ? rc_list_peek(b->list) : rc_ring_peek(b->ring);
+}
+
+static inline uint64_t
+rcpy_buf_len(const rcpy_buf *b)
+{
+    return b->list != NULL ? rc_list_len(b->list) : rc_ring_len(b->ring);
+}
+
+static inline uint64_t
+rcpy_buf_pushed(const rcpy_buf *b)
+{
+    return b->list != NULL ? rc_list_pushed(b->list) : rc_ring_pushed(b->ring);
+}
+
+static inline uint64_t
+rcpy_buf_popped(const rcpy_buf *b)
+{
+    return b->list != NULL ? rc_list_popped(b->list) : rc_ring_popped(b->ring);
+}
+
+/* Whether permits have closed a bounded ring's lock-free path (ring.h). */
+static inline int
+rcpy_buf_gated(const rcpy_buf *b)
+{
+    return b->list == NULL && rc_ring_gated(b->ring);
 }
 
 #ifdef Py_GIL_DISABLED
@@ -85,14 +187,14 @@ rcpy_fence(void)
    before the decrefs so that a finalizer run by a decref sees a ring that is
    already consistent. */
 static inline Py_ssize_t
-rcpy_ring_clear(rc_ring *r)
+rcpy_buf_clear(rcpy_buf *b)
 {
     Py_ssize_t n = 0;
     PyObject *item;
-    if (r == NULL || r->cells == NULL) {
+    if (b->ring == NULL && b->list == NULL) {
         return 0;
     }
-    while ((item = (PyObject *)rc_ring_pop(r)) != NULL) {
+    while ((item = (PyObject *)rcpy_buf_pop(b)) != NULL) {
         Py_DECREF(item);
         n++;
     }
@@ -106,11 +208,11 @@ rcpy_ring_clear(rc_ring *r)
    so nothing runs between claiming and publishing; at most the room seen
    up front is tried, so a nearly full ring costs little. */
 static inline Py_ssize_t
-rcpy_ring_push_list(rc_ring *r, PyObject *list, Py_ssize_t start)
+rcpy_buf_push_list(rcpy_buf *b, PyObject *list, Py_ssize_t start)
 {
     PyObject **items = PySequence_Fast_ITEMS(list) + start;
     Py_ssize_t n = PyList_GET_SIZE(list) - start;
-    Py_ssize_t room = (Py_ssize_t)rc_ring_room(r);
+    Py_ssize_t room = b->list != NULL ? n : (Py_ssize_t)rc_ring_room(b->ring);
     Py_ssize_t pushed = 0, i;
     size_t k;
     if (n > room) {
@@ -121,8 +223,8 @@ rcpy_ring_push_list(rc_ring *r, PyObject *list, Py_ssize_t start)
         Py_INCREF(items[i]);
     }
     while (pushed < n
-           && (k = rc_ring_push_many(r, (void *const *)(items + pushed),
-                                     (size_t)(n - pushed))) > 0) {
+           && (k = rcpy_buf_push_many(b, (void *const *)(items + pushed),
+                                      (size_t)(n - pushed))) > 0) {
         pushed += (Py_ssize_t)k;
     }
     for (i = pushed; i < n; i++) {
@@ -137,13 +239,13 @@ rcpy_ring_push_list(rc_ring *r, PyObject *list, Py_ssize_t start)
    the middle of a receive.  A claimed item may not be published yet, so
    fewer may come out than the caller counted; the list is then shortened. */
 static inline Py_ssize_t
-rcpy_ring_pop_into(rc_ring *r, PyObject *out)
+rcpy_buf_pop_into(rcpy_buf *b, PyObject *out)
 {
     Py_ssize_t n = PyList_GET_SIZE(out), got;
     if (n == 0) {
         return 0;
     }
-    got = (Py_ssize_t)rc_ring_pop_many(r, (void **)PySequence_Fast_ITEMS(out), (size_t)n);
+    got = (Py_ssize_t)rcpy_buf_pop_many(b, (void **)PySequence_Fast_ITEMS(out), (size_t)n);
     if (got < n) {
         /* The slots past got are still NULL from PyList_New, so the size can
            simply be lowered: resizing the list could allocate, and fail. */
@@ -152,20 +254,38 @@ rcpy_ring_pop_into(rc_ring *r, PyObject *out)
     return got;
 }
 
+/* rc_list_visit's callback: (visit, arg) of the collector. */
+typedef struct {
+    visitproc visit;
+    void *arg;
+} rcpy_visit_args;
+
+static int
+rcpy_visit_item(void *item, void *arg)
+{
+    rcpy_visit_args *v = (rcpy_visit_args *)arg;
+    return v->visit((PyObject *)item, v->arg);
+}
+
 static int
 rcpy_traverse(PyObject *self, visitproc visit, void *arg)
 {
-    rc_ring *r = rcpy_ring_of(self);
+    rcpy_buf *b = rcpy_buf_of(self);
+    rc_ring *r = b->ring;
     if (rcpy_base_traverse != NULL) {
         int err = rcpy_base_traverse(self, visit, arg);
         if (err) {
             return err;
         }
     }
+    /* The collector runs with the world stopped, so the buffer is still. */
+    if (b->list != NULL) {
+        rcpy_visit_args v = {visit, arg};
+        return rc_list_visit(b->list, rcpy_visit_item, &v);
+    }
     if (r != NULL && r->cells != NULL) {
-        /* The collector runs with the world stopped, so the ring is still. */
         uint64_t pos = rc_load_relaxed(&r->tail);
-        uint64_t head = rc_load_relaxed(&r->head);
+        uint64_t head = rc_ring_pushed(r);
         for (; pos != head; pos++) {
             rc_cell *cell = rc_ring_cell(r, pos);
             if (rc_load_acquire(&cell->seq) == rc_seq_published(pos)) {
@@ -179,14 +299,14 @@ rcpy_traverse(PyObject *self, visitproc visit, void *arg)
 static int
 rcpy_clear(PyObject *self)
 {
-    rcpy_ring_clear(rcpy_ring_of(self));
+    rcpy_buf_clear(rcpy_buf_of(self));
     return rcpy_base_clear != NULL ? rcpy_base_clear(self) : 0;
 }
 
 static inline void
-rcpy_install_gc(PyTypeObject *type, Py_ssize_t ring_offset)
+rcpy_install_gc(PyTypeObject *type, Py_ssize_t buf_offset)
 {
-    rcpy_ring_offset = ring_offset;
+    rcpy_buf_offset = buf_offset;
     rcpy_base_traverse = type->tp_traverse;
     rcpy_base_clear = type->tp_clear;
     type->tp_traverse = rcpy_traverse;

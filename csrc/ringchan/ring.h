@@ -15,6 +15,16 @@
  *
  * Producers may run on any number of threads at once, with or without a GIL.
  * Pops must be serialized by the caller: there is one consumer at a time.
+ *
+ * The gate.  A channel with permits outstanding must count them against the
+ * capacity, which the cells alone cannot do.  The top bit of `head` closes
+ * the lock-free path: while it is set, rc_ring_push and rc_ring_push_many
+ * refuse (return 0) and the caller takes its slow path, where pushes are
+ * serialized by the channel's mutex and made with rc_ring_push_gated after
+ * an exact count of the room.  Setting the bit is a CAS on `head`, so every
+ * lock-free push either claimed its position before it (and is counted) or
+ * sees it.  Without permits the bit is clear and the fast path pays one test
+ * of a value it loads anyway.
  */
 #ifndef RINGCHAN_RING_H
 #define RINGCHAN_RING_H
@@ -25,6 +35,9 @@
 #include "atomic.h"
 
 #define RC_CACHELINE 64
+
+/* The gate bit of head; positions stay below it. */
+#define RC_GATE (UINT64_C(1) << 63)
 
 #if defined(_WIN32)
 #include <malloc.h> /* _aligned_malloc */
@@ -147,13 +160,17 @@ rc_seq_published(uint64_t pos)
     return 2 * pos + 1;
 }
 
-/* Appends item (non-NULL).  Returns 1, or 0 when the ring is full. */
+/* Appends item (non-NULL).  Returns 1, or 0 when the ring is full or gated. */
 static inline int
 rc_ring_push(rc_ring *r, void *item)
 {
     uint64_t pos = rc_load_relaxed(&r->head);
     for (;;) {
-        rc_cell *cell = rc_ring_cell(r, pos);
+        rc_cell *cell;
+        if (pos & RC_GATE) {
+            return 0;
+        }
+        cell = rc_ring_cell(r, pos);
         int64_t dif = (int64_t)(rc_load_acquire(&cell->seq) - 2 * pos);
         if (dif == 0) {
             /* Relaxed is enough: the cell's seq, not head, orders the item. */
@@ -187,8 +204,10 @@ rc_ring_pop(rc_ring *r)
     }
     item = cell->item;
     cell->item = NULL;
-    rc_store_relaxed(&r->tail, pos + 1);
+    /* The cell is freed before tail moves past it (release): a gated push
+       that has read tail (acquire) finds every cell below it free. */
     rc_store_release(&cell->seq, 2 * (pos + r->capacity));
+    rc_store_release(&r->tail, pos + 1);
     return item;
 }
 
@@ -219,8 +238,13 @@ rc_ring_push_many(rc_ring *r, void *const *items, size_t n)
         return 0;
     }
     for (;;) {
-        rc_cell *cell = rc_ring_cell(r, pos);
-        int64_t dif = (int64_t)(rc_load_acquire(&cell->seq) - 2 * pos);
+        rc_cell *cell;
+        int64_t dif;
+        if (pos & RC_GATE) {
+            return 0;
+        }
+        cell = rc_ring_cell(r, pos);
+        dif = (int64_t)(rc_load_acquire(&cell->seq) - 2 * pos);
         if (dif < 0) {
             return 0;
         }
@@ -268,8 +292,8 @@ rc_ring_pop_many(rc_ring *r, void **out, size_t n)
         }
         out[i] = cell->item;
         cell->item = NULL;
-        rc_store_relaxed(&r->tail, pos + 1);
         rc_store_release(&cell->seq, 2 * (pos + r->capacity));
+        rc_store_release(&r->tail, pos + 1);
     }
     return i;
 }
@@ -280,7 +304,7 @@ static inline uint64_t
 rc_ring_len(const rc_ring *r)
 {
     uint64_t tail = rc_load_relaxed(&r->tail);
-    uint64_t head = rc_load_relaxed(&r->head);
+    uint64_t head = rc_load_relaxed(&r->head) & ~RC_GATE;
     int64_t n = (int64_t)(head - tail);
     if (n < 0) {
         return 0;
@@ -293,7 +317,7 @@ rc_ring_len(const rc_ring *r)
 static inline uint64_t
 rc_ring_pushed(const rc_ring *r)
 {
-    return rc_load_relaxed(&r->head);
+    return rc_load_relaxed(&r->head) & ~RC_GATE;
 }
 
 /* Items popped so far. */
@@ -301,6 +325,67 @@ static inline uint64_t
 rc_ring_popped(const rc_ring *r)
 {
     return rc_load_relaxed(&r->tail);
+}
+
+/* Whether the gate is set (see the top of this file). */
+static inline int
+rc_ring_gated(const rc_ring *r)
+{
+    return (rc_load_relaxed(&r->head) & RC_GATE) != 0;
+}
+
+/* Sets the gate; returns the position it closed at.  From then on only
+   rc_ring_push_gated appends, so the count below stays exact while the
+   caller's lock is held. */
+static inline uint64_t
+rc_ring_gate(rc_ring *r)
+{
+    uint64_t head = rc_load_relaxed(&r->head);
+    while (!(head & RC_GATE) && !rc_cas_relaxed(&r->head, &head, head | RC_GATE)) {
+    }
+    return head & ~RC_GATE;
+}
+
+/* Clears the gate: lock-free pushes resume. */
+static inline void
+rc_ring_ungate(rc_ring *r)
+{
+    uint64_t head = rc_load_relaxed(&r->head);
+    while ((head & RC_GATE) && !rc_cas_relaxed(&r->head, &head, head & ~RC_GATE)) {
+    }
+}
+
+/* Items buffered, counted for the gated path: exact in head, which only the
+   lock holder moves, and an upper bound in tail, read with acquire so that
+   every cell below it is seen free. */
+static inline uint64_t
+rc_ring_gated_len(const rc_ring *r)
+{
+    uint64_t tail = rc_load_acquire(&r->tail);
+    return (rc_load_relaxed(&r->head) & ~RC_GATE) - tail;
+}
+
+/* Appends item through the closed gate.  The caller holds the lock that
+   serializes gated pushes and has counted room (rc_ring_gated_len): the
+   cell is then free.  Returns 0 only if that count was wrong. */
+static inline int
+rc_ring_push_gated(rc_ring *r, void *item)
+{
+    uint64_t head = rc_load_relaxed(&r->head);
+    uint64_t pos = head & ~RC_GATE;
+    rc_cell *cell = rc_ring_cell(r, pos);
+    if (!(head & RC_GATE) || rc_load_acquire(&cell->seq) != 2 * pos) {
+        return 0;
+    }
+    /* No lock-free push claims while the gate is set, and the lock holder
+       is the only gated pusher: a plain store of head would do, but the
+       CAS keeps every write to head one kind. */
+    if (!rc_cas_relaxed(&r->head, &head, (pos + 1) | RC_GATE)) {
+        return 0;
+    }
+    cell->item = item;
+    rc_store_release(&cell->seq, rc_seq_published(pos));
+    return 1;
 }
 
 /* Free cells now, as seen by a producer; same caveats as rc_ring_len. */

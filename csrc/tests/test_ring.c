@@ -171,6 +171,39 @@ run(uint64_t capacity, uint64_t items)
     return failures != 0;
 }
 
+/* The gate, one thread: it turns lock-free pushes away, gated pushes go in
+   while the count allows, and opening it restores the lock-free path. */
+static int
+gate(void)
+{
+    rc_ring ring;
+    int x = 1, failures = 0;
+    void *items[2] = {&x, &x};
+    if (rc_ring_init(&ring, 3) != 0) {
+        return 1;
+    }
+    failures += !rc_ring_push(&ring, &x);
+    failures += rc_ring_gate(&ring) != 1 || !rc_ring_gated(&ring);
+    failures += rc_ring_push(&ring, &x) != 0 || rc_ring_push_many(&ring, items, 2) != 0;
+    failures += rc_ring_gated_len(&ring) != 1 || rc_ring_len(&ring) != 1;
+    failures += !rc_ring_push_gated(&ring, &x) || !rc_ring_push_gated(&ring, &x);
+    failures += rc_ring_push_gated(&ring, &x) != 0; /* full: the count was wrong */
+    failures += rc_ring_pop(&ring) != &x || rc_ring_gated_len(&ring) != 2;
+    failures += rc_ring_pushed(&ring) != 3 || rc_ring_popped(&ring) != 1;
+    rc_ring_ungate(&ring);
+    failures += rc_ring_gated(&ring) || !rc_ring_push(&ring, &x) || rc_ring_len(&ring) != 3;
+    while (rc_ring_pop(&ring) != NULL) {
+    }
+    rc_ring_free(&ring);
+    if (failures) {
+        fprintf(stderr, "gate: %d checks failed\n", failures);
+    }
+    else {
+        printf("gate: lock-free pushes refused while gated, gated pushes counted\n");
+    }
+    return failures != 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -178,6 +211,7 @@ main(int argc, char **argv)
     uint64_t items = argc > 1 ? strtoull(argv[1], NULL, 10) : 200000;
     size_t i;
     int failures = 0;
+    failures += gate();
     for (i = 0; i < sizeof(capacities) / sizeof(capacities[0]); i++) {
         failures += run(capacities[i], items);
     }

@@ -32,12 +32,15 @@ __all__ = (
     "Full",
     "OneshotReceiver",
     "OneshotSender",
+    "Permit",
     "Receiver",
     "Sender",
     "Transaction",
+    "WeakSender",
     "channel",
     "from_iterable",
     "oneshot",
+    "unbounded_channel",
 )
 
 __version__ = "0.1.0"
@@ -52,13 +55,31 @@ if (
     or os.environ.get("RINGCHAN_NO_EXTENSIONS")
     or sys.implementation.name != "cpython"
 ):
-    from ._channel_py import Receiver, Sender, channel, from_iterable, oneshot
+    from ._channel_py import (
+        Permit,
+        Receiver,
+        Sender,
+        WeakSender,
+        channel,
+        from_iterable,
+        oneshot,
+        unbounded_channel,
+    )
 
     COMPILED = False
 else:
     # On CPython a missing or broken build is an error, never a silent
     # fallback: the pure-Python channel is far slower.  Set
     # RINGCHAN_NO_EXTENSIONS=1 to use it.
-    from ._channel_c import Receiver, Sender, channel, from_iterable, oneshot
+    from ._channel_c import (
+        Permit,
+        Receiver,
+        Sender,
+        WeakSender,
+        channel,
+        from_iterable,
+        oneshot,
+        unbounded_channel,
+    )
 
     COMPILED = True

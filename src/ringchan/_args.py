@@ -49,11 +49,11 @@ def check_capacity(capacity: Any) -> int:
     return value
 
 
-def check_max_items(max_items: Any) -> int:
+def check_max_items(max_items: Any, name: str = "max_items") -> int:
     """Return *max_items* as an int, or raise if it is not at least 1."""
-    value = _check_int(max_items, "max_items")
+    value = _check_int(max_items, name)
     if value < 1:
-        raise ValueError(f"max_items must be at least 1, got {value}")
+        raise ValueError(f"{name} must be at least 1, got {value}")
     return value
 
 

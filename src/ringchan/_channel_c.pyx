@@ -65,15 +65,10 @@ from ._ring cimport (
     rc_fetch_add_relaxed,
     rc_load_acquire,
     rc_load_relaxed,
-    rc_ring,
-    rc_ring_delete,
-    rc_ring_len,
-    rc_ring_new,
-    rc_ring_peek,
-    rc_ring_pop,
-    rc_ring_popped,
-    rc_ring_push,
-    rc_ring_pushed,
+    rc_ring_gate,
+    rc_ring_gated_len,
+    rc_ring_push_gated,
+    rc_ring_ungate,
     rc_store_relaxed,
     rc_store_release,
     rcpy_fence,
@@ -81,9 +76,19 @@ from ._ring cimport (
     rcpy_mutex,
     rcpy_mutex_lock,
     rcpy_mutex_unlock,
-    rcpy_ring_clear,
-    rcpy_ring_pop_into,
-    rcpy_ring_push_list,
+    rcpy_buf,
+    rcpy_buf_clear,
+    rcpy_buf_free,
+    rcpy_buf_gated,
+    rcpy_buf_init,
+    rcpy_buf_len,
+    rcpy_buf_peek,
+    rcpy_buf_pop,
+    rcpy_buf_pop_into,
+    rcpy_buf_popped,
+    rcpy_buf_push,
+    rcpy_buf_push_list,
+    rcpy_buf_pushed,
     rcpy_share_refcount,
 )
 
@@ -100,7 +105,16 @@ from ._errors import Closed, Empty, Full, send_timeout
 from ._stats import ChannelStats
 from ._transaction import Transaction
 
-__all__ = ("Receiver", "Sender", "channel", "from_iterable", "oneshot")
+__all__ = (
+    "Permit",
+    "Receiver",
+    "Sender",
+    "WeakSender",
+    "channel",
+    "from_iterable",
+    "oneshot",
+    "unbounded_channel",
+)
 
 
 cdef extern from "pythread.h":
@@ -118,6 +132,11 @@ cdef extern from "ringchan/pyloop.h":
 
 cdef extern from "Python.h":
     PyObject *PyList_New(Py_ssize_t size)
+    Py_ssize_t PY_SSIZE_T_MAX
+    Py_ssize_t PyList_GET_SIZE(object list)
+    PyObject *PyList_GET_ITEM(object list, Py_ssize_t i)
+    void Py_IncRef(PyObject *o)
+    void Py_DecRef(PyObject *o)
 
 
 rcpy_set_running_loop_getter(asyncio._get_running_loop)
@@ -295,7 +314,7 @@ cdef class _Core:
     that pyring.h installs on this type.
     """
 
-    cdef rc_ring *ring
+    cdef rcpy_buf buf  # the ring, or an unbounded channel's list of blocks
     cdef Py_ssize_t capacity
     cdef rcpy_mutex lock
     cdef rc_atomic_u64 senders
@@ -314,37 +333,51 @@ cdef class _Core:
     cdef unsigned long long peeked  # 1 + the stream position peek() last returned, or 0
     cdef tuple end_error  # (exception, traceback) that ended the stream, or None
     cdef rc_atomic_u64 wakeups  # wake-ups sent to another thread
+    cdef Py_ssize_t reserved  # slots held by permits (mutex); the ring is gated while > 0
+    cdef rc_atomic_u64 weak_senders  # WeakSender handles alive
 
     def __cinit__(self, Py_ssize_t capacity):
-        self.ring = rc_ring_new(capacity)
-        if self.ring == NULL:
-            raise MemoryError(f"cannot allocate a ring of {capacity} items")
-        self.capacity = capacity
+        """A bounded channel's core, or an unbounded one's for capacity 0."""
+        if rcpy_buf_init(&self.buf, capacity) < 0:
+            raise MemoryError(
+                f"cannot allocate a ring of {capacity} items" if capacity
+                else "cannot allocate an unbounded channel"
+            )
+        # Unbounded: room is never short, and no permit is ever counted.
+        self.capacity = capacity if capacity else PY_SSIZE_T_MAX
         rc_store_release(&self.senders, 1)
         self.closed_waiters = []
 
     def __dealloc__(self):
-        rcpy_ring_clear(self.ring)
-        rc_ring_delete(self.ring)
+        rcpy_buf_clear(&self.buf)
+        rcpy_buf_free(&self.buf)
+
+    cdef object bound(self):
+        """The capacity, or None for an unbounded channel."""
+        return None if self.buf.list != NULL else self.capacity
 
     cdef inline Py_ssize_t length(self) noexcept:
-        """Items in the ring (what bounds the senders)."""
-        return <Py_ssize_t>rc_ring_len(self.ring)
+        """Items in the buffer (what bounds the senders)."""
+        return <Py_ssize_t>rcpy_buf_len(&self.buf)
+
+    cdef inline Py_ssize_t room(self) noexcept:
+        """Items a send may enqueue now, permits counted (a snapshot)."""
+        return self.capacity - <Py_ssize_t>rcpy_buf_len(&self.buf) - self.reserved
 
     cdef inline Py_ssize_t buffered(self) noexcept:
         """Items still to receive: the ring's and any handed back."""
-        return <Py_ssize_t>(rc_ring_len(self.ring) + rc_load_relaxed(&self.stashed))
+        return <Py_ssize_t>(rcpy_buf_len(&self.buf) + rc_load_relaxed(&self.stashed))
 
     cdef inline uint64_t received(self) noexcept:
         """The stream position of the next item to receive."""
-        return rc_ring_popped(self.ring) - rc_load_relaxed(&self.stashed)
+        return rcpy_buf_popped(&self.buf) - rc_load_relaxed(&self.stashed)
 
     cdef inline bint ended(self) noexcept:
         """Nothing is buffered and nothing more can arrive."""
         # The flags first: a sender closes after publishing its last item.
         if rc_load_acquire(&self.senders) != 0 and not _flag(&self.rx_closed):
             return False
-        return rc_ring_len(self.ring) == 0 and rc_load_relaxed(&self.stashed) == 0
+        return rcpy_buf_len(&self.buf) == 0 and rc_load_relaxed(&self.stashed) == 0
 
     cdef object end(self, _OpKind mode):
         """Raise the end of the stream for a receive of kind mode."""
@@ -402,6 +435,62 @@ cdef class _Core:
         waiter.queued = False
         rc_store_release(&self.tx_parked, rc_load_relaxed(&self.tx_parked) - 1)
 
+    # --- permits: the gated path (see ring.h) ------------------------------------
+
+    cdef Py_ssize_t push_gated(self, list items, Py_ssize_t start) except -2:
+        """Enqueue items[start:] through the gate as the exact room allows,
+        permits counted; -1 if the gate opened meanwhile (push lock-free).
+        The caller holds the list's critical section."""
+        cdef Py_ssize_t pushed = 0
+        cdef Py_ssize_t n = PyList_GET_SIZE(items) - start
+        cdef Py_ssize_t room
+        cdef PyObject *item
+        rcpy_mutex_lock(&self.lock)
+        if not rcpy_buf_gated(&self.buf):
+            rcpy_mutex_unlock(&self.lock)
+            return -1
+        room = self.capacity - <Py_ssize_t>rc_ring_gated_len(self.buf.ring) - self.reserved
+        while pushed < n and pushed < room:
+            item = PyList_GET_ITEM(items, start + pushed)
+            Py_IncRef(item)
+            if not rc_ring_push_gated(self.buf.ring, item):
+                Py_DecRef(item)  # the list holds it: never the last reference
+                break
+            pushed += 1
+        rcpy_mutex_unlock(&self.lock)
+        return pushed
+
+    cdef bint reserve(self, Sender tx, Py_ssize_t count) except -1:
+        """Reserve count slots now: True, or False for want of room; raise
+        Closed if sends through tx must fail."""
+        cdef bint refused
+        cdef bint done = False
+        rcpy_mutex_lock(&self.lock)
+        refused = _flag(&tx.closed) or _flag(&self.rx_closed)
+        if not refused and self.buf.list != NULL:
+            done = True  # unbounded: there is always room
+        elif not refused:
+            # Gated first: from then on the count below is exact.
+            rc_ring_gate(self.buf.ring)
+            if self.capacity - <Py_ssize_t>rc_ring_gated_len(self.buf.ring) - self.reserved >= count:
+                self.reserved += count
+                done = True
+            elif self.reserved == 0:
+                rc_ring_ungate(self.buf.ring)
+        rcpy_mutex_unlock(&self.lock)
+        if refused:
+            raise Closed(tx.refusal())
+        return done
+
+    cdef Py_ssize_t unreserve(self, Py_ssize_t count) noexcept:
+        """Give count reserved slots back (mutex held); the gate opens with the last."""
+        if self.buf.list != NULL:
+            return count
+        self.reserved -= count
+        if self.reserved == 0:
+            rc_ring_ungate(self.buf.ring)
+        return count
+
     # --- parking ---------------------------------------------------------------
 
     cdef bint take_owed(self, _Slot slot) except -1:
@@ -438,7 +527,7 @@ cdef class _Core:
         cdef _Waiter current
         cdef bint gone
         if self.take_owed(SENDERS):
-            self.wake_tx(self.capacity - self.length())
+            self.wake_tx(self.room())
         while True:
             rcpy_mutex_lock(&self.lock)
             current = self.rx_waiter
@@ -483,7 +572,7 @@ cdef class _Core:
         if not woken:
             self.unlink(waiter)
         rcpy_mutex_unlock(&self.lock)
-        if woken and self.length() < self.capacity:
+        if woken and self.room() > 0:
             self.wake_tx(1)
         return 0
 
@@ -629,13 +718,13 @@ cdef class _Core:
             # After the close: a finalizer run by a dropped item cannot send.
             rc_store_relaxed(&self.stashed, 0)
             self.stash = None
-            rcpy_ring_clear(self.ring)
+            rcpy_buf_clear(&self.buf)
         return 0
 
 
 cdef Py_ssize_t _ring_offset():
     cdef _Core probe = _Core(1)
-    return <char *>&probe.ring - <char *><PyObject *>probe
+    return <char *>&probe.buf - <char *><PyObject *>probe
 
 
 rcpy_install_gc(<PyTypeObject *>_Core, _ring_offset())
@@ -654,6 +743,7 @@ cdef enum _OpKind:
     SEND_ONE
     SEND_MANY
     PEEK
+    RESERVE  # max_items: the slots to reserve
 
 
 cdef str _method_name(_OpKind kind):
@@ -667,6 +757,8 @@ cdef str _method_name(_OpKind kind):
         return "Receiver.recv_many()"
     if kind == PEEK:
         return "Receiver.peek()"
+    if kind == RESERVE:
+        return "Sender.reserve()"
     return "Receiver.__anext__()"
 
 
@@ -722,7 +814,9 @@ cdef class _Op:
             self.close()
         elif not self.done and (self.tx is not None or self.rx is not None):
             message = f"ringchan {_method_name(self.kind)} was never awaited"
-            if self.tx is not None:
+            if self.kind == RESERVE:
+                message += ": nothing was reserved"
+            elif self.tx is not None:
                 message += ": nothing was sent"
             PyErr_WarnEx(RuntimeWarning, message.encode(), 1)
 
@@ -753,6 +847,8 @@ cdef class _Op:
             items = self.item
             self.sent += self.tx.push_many(items, self.sent)
             return None if self.sent == len(items) else _NOTHING
+        if self.kind == RESERVE:
+            return self.tx.reserve_now(self.max_items)
         return self.rx.take(self.kind, self.max_items)
 
     cdef _Core core(self):
@@ -865,7 +961,7 @@ cdef int _op_step(object obj, PyObject **out) except -1:
             # The ring's reference is taken before the slot is claimed, so
             # nothing runs between claiming and publishing it.
             Py_INCREF(<object>ptr)
-            if rc_ring_push(core.ring, ptr):
+            if rcpy_buf_push(&core.buf, ptr):
                 op.finish()
                 rcpy_fence()
                 if rc_load_relaxed(&core.rx_parked):
@@ -877,7 +973,7 @@ cdef int _op_step(object obj, PyObject **out) except -1:
     elif (op.kind == RECV_ONE or op.kind == RECV_NEXT) and not rc_load_relaxed(&op.rx.core.stashed):
         core = op.rx.core
         with cython.critical_section(core):
-            ptr = <PyObject *>rc_ring_pop(core.ring)
+            ptr = <PyObject *>rcpy_buf_pop(&core.buf)
         if ptr != NULL:
             # The ring's reference becomes the result's.
             out[0] = ptr
@@ -925,14 +1021,24 @@ cdef class _Handle:
     def __repr__(self):
         state = "closed" if self.is_closed else "open"
         return (
-            f"<ringchan.{type(self).__name__} capacity={self.core.capacity} "
+            f"<ringchan.{type(self).__name__} capacity={self.core.bound()} "
             f"len={len(self)} {state}>"
         )
 
     @property
     def capacity(self):
-        """How many items the channel buffers at most."""
-        return self.core.capacity
+        """How many items the channel buffers at most; None if unbounded."""
+        return self.core.bound()
+
+    @property
+    def sender_count(self):
+        """Open :class:`Sender` handles of this channel."""
+        return rc_load_acquire(&self.core.senders)
+
+    @property
+    def weak_sender_count(self):
+        """:class:`WeakSender` handles of this channel still alive."""
+        return rc_load_acquire(&self.core.weak_senders)
 
     def __len__(self):
         """Items buffered now."""
@@ -984,8 +1090,13 @@ cdef class Sender(_Handle):
         # The reference the ring will own is taken before the slot is claimed,
         # so nothing runs between claiming and publishing it.
         Py_INCREF(item)
-        if not rc_ring_push(core.ring, <PyObject *>item):
+        if not rcpy_buf_push(&core.buf, <PyObject *>item):
             Py_DECREF(item)
+            if rcpy_buf_gated(&core.buf):
+                # Permits are out: the exact, locked path.
+                return self.push_many([item], 0, True) == 1
+            if core.buf.list != NULL:
+                raise MemoryError("cannot grow the unbounded channel: the item was not sent")
             return False
         rcpy_fence()
         if rc_load_relaxed(&core.rx_parked):
@@ -1003,12 +1114,125 @@ cdef class Sender(_Handle):
         if _flag(&self.closed) or _flag(&core.rx_closed):
             raise Closed(self.refusal(), items[0] if single else items[start:])
         with cython.critical_section(items):
-            pushed = rcpy_ring_push_list(core.ring, items, start)
+            while True:
+                pushed = rcpy_buf_push_list(&core.buf, items, start)
+                if pushed or not rcpy_buf_gated(&core.buf):
+                    break
+                pushed = core.push_gated(items, start)
+                if pushed >= 0:
+                    break
+        if not pushed and core.buf.list != NULL and start < len(items):
+            raise MemoryError("cannot grow the unbounded channel: the items were not sent")
         if pushed:
             rcpy_fence()
             if rc_load_relaxed(&core.rx_parked):
                 core.wake_rx()
         return pushed
+
+    # --- permits ---------------------------------------------------------------
+
+    @cython.final
+    cdef object reserve_now(self, Py_ssize_t count):
+        """A Permit for count slots if there is room now, else _NOTHING."""
+        if self.core.reserve(self, count):
+            return _permit(self, count)
+        return _NOTHING
+
+    @cython.final
+    cdef Py_ssize_t slots(self, object count) except -1:
+        cdef Py_ssize_t n = check_max_items(count, "count")
+        if n > self.core.capacity:
+            raise ValueError(_messages.too_many_slots(n, self.core.capacity))
+        return n
+
+    @cython.binding(False)
+    @cython.always_allow_keywords(False)
+    def try_reserve(self):
+        """Reserve one slot now, or raise :class:`Full` (or :class:`Closed`)."""
+        permit = self.reserve_now(1)
+        if permit is _NOTHING:
+            raise Full(_messages.no_room(1, self.core.capacity))
+        return permit
+
+    @cython.binding(False)
+    @cython.always_allow_keywords(False)
+    def try_reserve_many(self, count):
+        """Reserve *count* slots now, all or none, or raise :class:`Full`."""
+        cdef Py_ssize_t n = self.slots(count)
+        permit = self.reserve_now(n)
+        if permit is _NOTHING:
+            raise Full(_messages.no_room(n, self.core.capacity))
+        return permit
+
+    @cython.binding(False)
+    @cython.always_allow_keywords(False)
+    def reserve(self):
+        """Reserve one slot, waiting for room; :class:`Closed` if sends must fail.
+
+        If the await is cancelled, nothing was reserved.
+        """
+        cdef _Op op = self.new_op(RESERVE)
+        op.tx = self
+        op.max_items = 1
+        return op
+
+    @cython.binding(False)
+    @cython.always_allow_keywords(False)
+    def reserve_many(self, count):
+        """Reserve *count* slots at once, waiting until all are free."""
+        cdef Py_ssize_t n = self.slots(count)
+        cdef _Op op = self.new_op(RESERVE)
+        op.tx = self
+        op.max_items = n
+        return op
+
+    @cython.binding(False)
+    def blocking_reserve(self, timeout=None):
+        """:meth:`reserve` from a plain thread, waiting with the GIL released.
+
+        Raises :class:`TimeoutError` (nothing reserved) once *timeout* seconds pass.
+        """
+        _check_not_in_loop("blocking_reserve()", "'await reserve()'")
+        cdef double deadline = -1.0 if timeout is None else _deadline(timeout)
+        cdef _Core core = self.core
+        cdef unsigned long long ticket = 0
+        cdef bint expired = False
+        cdef _Waiter waiter
+        while True:
+            permit = self.reserve_now(1)
+            if permit is not _NOTHING:
+                return permit
+            if expired:
+                raise TimeoutError(_messages.RESERVE_TIMEOUT)
+            waiter = _thread_waiter(self)
+            waiter.ticket = ticket
+            if not core.park_tx(self, waiter):
+                continue  # the next reserve raises Closed
+            ticket = waiter.ticket
+            permit = self.reserve_now(1)
+            if permit is not _NOTHING:
+                core.abandon(waiter)
+                return permit
+            try:
+                woken = _wait(waiter, deadline)
+            except BaseException:
+                core.abandon(waiter)
+                raise
+            if woken:
+                core.leave(waiter)
+            else:
+                core.abandon(waiter)
+                expired = True
+
+    # --- weak handles --------------------------------------------------------------
+
+    def downgrade(self):
+        """A :class:`WeakSender` of this channel: it does not keep it open."""
+        return WeakSender(self.core)
+
+    def same_channel(self, other):
+        """Whether *other* (a Sender, WeakSender or Receiver) is of this channel."""
+        return _core_of(other) is self.core
 
     def clone(self):
         """Return a new, open handle to the same channel."""
@@ -1223,7 +1447,7 @@ cdef class Receiver(_Handle):
                 return result
         if mode == PEEK:
             with cython.critical_section(core):
-                ptr = <PyObject *>rc_ring_peek(core.ring)
+                ptr = <PyObject *>rcpy_buf_peek(&core.buf)
                 if ptr != NULL:
                     # Taken in the section: no pop can free it meanwhile.
                     Py_INCREF(<object>ptr)
@@ -1234,7 +1458,7 @@ cdef class Receiver(_Handle):
                 return item
         elif mode != RECV_MANY:
             with cython.critical_section(core):
-                ptr = <PyObject *>rc_ring_pop(core.ring)
+                ptr = <PyObject *>rcpy_buf_pop(&core.buf)
             if ptr != NULL:
                 item = <object>ptr
                 Py_DECREF(item)
@@ -1252,7 +1476,7 @@ cdef class Receiver(_Handle):
                 items = <list>ptr
                 Py_DECREF(items)
                 with cython.critical_section(core):
-                    count = rcpy_ring_pop_into(core.ring, items)
+                    count = rcpy_buf_pop_into(&core.buf, items)
                 if count:
                     rcpy_fence()
                     if rc_load_relaxed(&core.tx_parked):
@@ -1382,12 +1606,12 @@ cdef class Receiver(_Handle):
         cdef _Core core = self.core
         # Popped before pushed, so the count of buffered items is never negative.
         cdef uint64_t received = core.received()
-        cdef uint64_t sent = rc_ring_pushed(core.ring)
+        cdef uint64_t sent = rcpy_buf_pushed(&core.buf)
         return ChannelStats(
             sent=sent,
             received=received,
             buffered=sent - received if sent > received else 0,
-            capacity=core.capacity,
+            capacity=core.bound(),
             senders=rc_load_acquire(&core.senders),
             parked_senders=rc_load_acquire(&core.tx_parked),
             receiver_parked=_flag(&core.rx_parked),
@@ -1473,6 +1697,149 @@ cdef class Receiver(_Handle):
             raise StopIteration from None
 
 
+cdef _Core _core_of(object handle):
+    if isinstance(handle, _Handle):
+        return (<_Handle>handle).core
+    if isinstance(handle, WeakSender):
+        return (<WeakSender>handle).core
+    raise TypeError(
+        "expected a Sender, WeakSender or Receiver of this implementation, "
+        f"got {type(handle).__name__}"
+    )
+
+
+@cython.final
+cdef class Permit:
+    """Slots reserved by :meth:`Sender.reserve` (one) or
+    :meth:`Sender.reserve_many` (several): each :meth:`send` uses one, and
+    never waits and never fails for room.
+
+    Items buffered plus slots reserved never exceed the capacity, so a
+    permit held is room taken: :meth:`release` it (or leave a ``with``
+    block, or drop it) to give back the slots it has not used; a parked
+    sender is woken for each.  A permit claims no place in the queue: items
+    sent after it are received without waiting for it.  It can be used from
+    any thread.
+    """
+
+    cdef Sender sender
+    cdef Py_ssize_t left  # guarded by the channel's mutex
+    cdef object __weakref__
+
+    def __repr__(self):
+        return f"<ringchan.Permit slots={self.left}>"
+
+    def __len__(self):
+        """Slots left to send into."""
+        return self.left
+
+    @cython.binding(False)
+    @cython.always_allow_keywords(False)
+    def send(self, item):
+        """Enqueue *item* into a reserved slot, at once.
+
+        Raises :class:`Closed` (with *item* in ``.item``; the slot is given
+        back) if the receiver or the permit's sender was closed since, and
+        :class:`RuntimeError` if no slot is left.
+        """
+        cdef Sender tx = self.sender
+        cdef _Core core = tx.core
+        cdef bint used = False
+        cdef bint refused = False
+        cdef bint pushed = False
+        # The ring's reference, taken before the slot is claimed.
+        Py_INCREF(item)
+        rcpy_mutex_lock(&core.lock)
+        if self.left:
+            used = True
+            self.left -= 1
+            refused = _flag(&tx.closed) or _flag(&core.rx_closed)
+            if not refused:
+                pushed = (
+                    rcpy_buf_push(&core.buf, <PyObject *>item) if core.buf.list != NULL
+                    else rc_ring_push_gated(core.buf.ring, <PyObject *>item)
+                )
+            core.unreserve(1)
+        rcpy_mutex_unlock(&core.lock)
+        if not pushed:
+            Py_DECREF(item)
+        if not used:
+            raise RuntimeError(_messages.PERMIT_USED)
+        if refused:
+            core.wake_tx(1)
+            raise Closed(tx.refusal(), item)
+        if not pushed:
+            if core.buf.list != NULL:
+                raise MemoryError("cannot grow the unbounded channel: the item was not sent")
+            raise SystemError("ringchan: a permit found no room: please report this bug")
+        rcpy_fence()
+        if rc_load_relaxed(&core.rx_parked):
+            core.wake_rx()
+
+    def release(self):
+        """Give back the slots not used (idempotent)."""
+        cdef _Core core = self.sender.core
+        cdef Py_ssize_t count = 0
+        rcpy_mutex_lock(&core.lock)
+        if self.left:
+            count = core.unreserve(self.left)
+            self.left = 0
+        rcpy_mutex_unlock(&core.lock)
+        if count:
+            core.wake_tx(count)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.release()
+
+    def __del__(self):
+        if self.left:
+            self.release()
+
+
+cdef Permit _permit(Sender tx, Py_ssize_t count):
+    cdef Permit permit = Permit.__new__(Permit)
+    permit.sender = tx
+    permit.left = count
+    return permit
+
+
+@cython.final
+cdef class WeakSender:
+    """A handle that does not keep its channel open: :meth:`upgrade` it to
+    send.  For monitors and caches that must not delay the end of a stream."""
+
+    cdef _Core core
+    cdef object __weakref__
+
+    def __cinit__(self, _Core core not None):
+        self.core = core
+        rc_fetch_add_relaxed(&core.weak_senders, 1)
+
+    def __dealloc__(self):
+        rc_fetch_add_relaxed(&self.core.weak_senders, <uint64_t>-1)
+
+    def __repr__(self):
+        return f"<ringchan.WeakSender senders={rc_load_acquire(&self.core.senders)}>"
+
+    def upgrade(self):
+        """A new :class:`Sender` while any sender is open, else None."""
+        cdef _Core core = self.core
+        cdef bint open_
+        rcpy_mutex_lock(&core.lock)
+        open_ = rc_load_relaxed(&core.senders) != 0
+        if open_:
+            rc_store_release(&core.senders, rc_load_relaxed(&core.senders) + 1)
+        rcpy_mutex_unlock(&core.lock)
+        return _handle(Sender(core)) if open_ else None
+
+    def same_channel(self, other):
+        """Whether *other* (a Sender, WeakSender or Receiver) is of this channel."""
+        return _core_of(other) is self.core
+
+
 cdef inline object _handle(object handle):
     """A new handle, closed by whichever thread drops it last (pyring.h)."""
     rcpy_share_refcount(handle)
@@ -1486,6 +1853,15 @@ def channel(capacity):
     :data:`MAX_CAPACITY`.  The channel is bound to no event loop or thread.
     """
     cdef _Core core = _Core(check_capacity(capacity))
+    return _handle(Sender(core)), _handle(Receiver(core))
+
+
+def unbounded_channel():
+    """Create a channel without a bound: sends never wait and ``try_send``
+    never raises :class:`Full`.  Same Sender and Receiver API; ``capacity``
+    is None.  Memory grows with what is buffered, and shrinks as it drains.
+    """
+    cdef _Core core = _Core(0)
     return _handle(Sender(core)), _handle(Receiver(core))
 
 

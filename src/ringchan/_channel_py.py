@@ -53,7 +53,16 @@ from ._transaction import Transaction
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ("Receiver", "Sender", "channel", "from_iterable", "oneshot")
+__all__ = (
+    "Permit",
+    "Receiver",
+    "Sender",
+    "WeakSender",
+    "channel",
+    "from_iterable",
+    "oneshot",
+    "unbounded_channel",
+)
 
 _T = TypeVar("_T")
 
@@ -186,6 +195,7 @@ class _Core:
         "owner",
         "peeked",
         "received",
+        "reserved",
         "rx_closed",
         "rx_waiter",
         "senders",
@@ -193,9 +203,11 @@ class _Core:
         "tickets",
         "tx_waiters",
         "wakeups",
+        "weak_senders",
     )
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: Optional[int]) -> None:
+        #: The bound, or None for an unbounded channel.
         self.capacity = capacity
         self.buf: Deque[Any] = deque()
         self.lock = threading.Lock()
@@ -220,6 +232,20 @@ class _Core:
         self.end_error: Optional[Tuple[BaseException, Any]] = None
         #: Wake-ups sent to another thread.
         self.wakeups = 0
+        #: Slots held by permits not yet used or released.
+        self.reserved = 0
+        #: WeakSender handles alive.
+        self.weak_senders = 0
+
+    def drop_weak_sender(self) -> None:
+        with self:
+            self.weak_senders -= 1
+
+    def room(self) -> int:
+        """Items that may be enqueued now without a permit (lock held)."""
+        if self.capacity is None:
+            return sys.maxsize
+        return self.capacity - len(self.buf) - self.reserved
 
     def __enter__(self, _ident: Callable[[], int] = _get_ident) -> None:
         # Bound at definition: handles finalized at interpreter exit enter
@@ -429,7 +455,9 @@ class _Await(Generic[_T]):
         # getattr: __init__ may have failed before setting it.
         if getattr(self, "_func", None) is not None:
             message = f"ringchan {self._name} was never awaited"
-            if self._name.startswith("Sender"):
+            if self._name.startswith("Sender.reserve"):
+                message += ": nothing was reserved"
+            elif self._name.startswith("Sender"):
                 message += ": nothing was sent"
             # Level 2: the line that dropped it, usually the one that made it.
             warnings.warn(message, RuntimeWarning, stacklevel=2)
@@ -532,13 +560,23 @@ class _Handle:
 
     @property
     def capacity(self) -> int:
-        """How many items the channel buffers at most."""
+        """How many items the channel buffers at most; None if unbounded."""
         return self._core.capacity
 
     def __len__(self) -> int:
         """Items buffered now."""
         core = self._core
         return len(core.buf) + len(core.stash)
+
+    @property
+    def sender_count(self) -> int:
+        """Open :class:`Sender` handles of this channel."""
+        return self._core.senders
+
+    @property
+    def weak_sender_count(self) -> int:
+        """:class:`WeakSender` handles of this channel still alive."""
+        return self._core.weak_senders
 
     @property
     def is_closed(self) -> bool:
@@ -642,7 +680,7 @@ class Sender(_Handle, Generic[_T]):
             refusal = self._refusal()
             if refusal is not None:
                 raise Closed(refusal, item)
-            if len(core.buf) >= core.capacity:
+            if core.room() <= 0:
                 raise Full(_messages.full(core.capacity), item)
             core.buf.append(item)
             waiter = core.take_rx_waiter()
@@ -668,7 +706,7 @@ class Sender(_Handle, Generic[_T]):
             refusal = self._refusal()
             if refusal is not None:
                 raise Closed(refusal, list(seq))
-            count = min(core.capacity - len(core.buf), len(seq))
+            count = max(0, min(core.room(), len(seq)))
             core.buf.extend(seq[:count])
             waiter = core.take_rx_waiter() if count else None
         if waiter is not None:
@@ -708,7 +746,7 @@ class Sender(_Handle, Generic[_T]):
             refusal = self._refusal()
             if refusal is not None:
                 raise Closed(refusal, items[0] if single else items[sent:])
-            count = min(core.capacity - len(core.buf), len(items) - sent)
+            count = max(0, min(core.room(), len(items) - sent))
             core.buf.extend(items[sent : sent + count])
             sent += count
             rx_waiter = core.take_rx_waiter() if count else None
@@ -753,7 +791,7 @@ class Sender(_Handle, Generic[_T]):
         if core.leave(waiter):
             return
         with core:
-            room = len(core.buf) < core.capacity
+            room = core.room() > 0
         if room:
             core.wake_tx(1)
 
@@ -803,6 +841,116 @@ class Sender(_Handle, Generic[_T]):
                 # One last try without waiting, in case room came at the end.
                 self._abandon(waiter)
                 expired = True
+
+    # --- permits ---------------------------------------------------------------
+
+    def _reserve_or_park(
+        self, count: int, new_waiter: Optional[Callable[[Any], _W]], ticket: int
+    ) -> Tuple[Optional["Permit[_T]"], Optional[_W]]:
+        """Reserve *count* slots now, or park a waiter from *new_waiter* for
+        room (at the place of *ticket*), or return (None, None)."""
+        core = self._core
+        waiter = None
+        with core:
+            refusal = self._refusal()
+            if refusal is not None:
+                raise Closed(refusal)
+            if core.room() >= count:
+                core.reserved += count if core.capacity is not None else 0
+                return Permit(self, count), None
+            if new_waiter is not None:
+                waiter = new_waiter(self)
+                waiter.ticket = ticket
+                core.enqueue(waiter)
+        return None, waiter
+
+    def try_reserve(self) -> "Permit[_T]":
+        """Reserve one slot now, or raise :class:`Full` (or :class:`Closed`)."""
+        return self.try_reserve_many(1)
+
+    def try_reserve_many(self, count: int, /) -> "Permit[_T]":
+        """Reserve *count* slots now, all or none, or raise :class:`Full`."""
+        count = self._check_count(count)
+        permit, _ = self._reserve_or_park(count, None, 0)
+        if permit is None:
+            raise Full(_messages.no_room(count, self._core.capacity))
+        return permit
+
+    def reserve(self) -> _Await["Permit[_T]"]:
+        """Reserve one slot, waiting for room; :class:`Closed` if sends must fail.
+
+        If the await is cancelled, nothing was reserved.
+        """
+        return _Await("Sender.reserve()", self._reserve, 1)
+
+    def reserve_many(self, count: int, /) -> _Await["Permit[_T]"]:
+        """Reserve *count* slots at once, waiting until all are free."""
+        return _Await("Sender.reserve_many()", self._reserve, self._check_count(count))
+
+    def blocking_reserve(self, timeout: Optional[float] = None) -> "Permit[_T]":
+        """:meth:`reserve` from a plain thread, waiting with the GIL released.
+
+        Raises :class:`TimeoutError` (nothing reserved) once *timeout* seconds pass.
+        """
+        _check_not_in_loop("blocking_reserve()", "'await reserve()'")
+        deadline = _deadline(timeout)
+        ticket = 0
+        expired = False
+        while True:
+            permit, waiter = self._reserve_or_park(
+                1, None if expired else _ThreadWaiter, ticket  # type: ignore[arg-type]
+            )
+            if permit is not None:
+                return permit
+            if waiter is None:
+                raise TimeoutError(_messages.RESERVE_TIMEOUT)
+            ticket = waiter.ticket
+            try:
+                woken = waiter.wait(deadline)
+            except BaseException:
+                self._abandon(waiter)
+                raise
+            if woken:
+                self._core.leave(waiter)
+            else:
+                self._abandon(waiter)
+                expired = True
+
+    def _check_count(self, count: Any) -> int:
+        count = check_max_items(count, "count")
+        capacity = self._core.capacity
+        if capacity is not None and count > capacity:
+            raise ValueError(_messages.too_many_slots(count, capacity))
+        return count
+
+    async def _reserve(self, count: int) -> "Permit[_T]":
+        permit, _ = self._reserve_or_park(count, None, 0)
+        if permit is not None:
+            return permit
+        new_waiter = partial(_LoopWaiter, asyncio.get_running_loop())
+        ticket = 0
+        while True:
+            permit, waiter = self._reserve_or_park(count, new_waiter, ticket)
+            if permit is not None:
+                return permit
+            assert waiter is not None
+            ticket = waiter.ticket
+            try:
+                await waiter.fut
+            except BaseException:
+                self._abandon(waiter)
+                raise
+            self._core.leave(waiter)
+
+    # --- weak handles -------------------------------------------------------------
+
+    def downgrade(self) -> "WeakSender[_T]":
+        """A :class:`WeakSender` of this channel: it does not keep it open."""
+        return WeakSender(self._core)
+
+    def same_channel(self, other: Any, /) -> bool:
+        """Whether *other* (a Sender, WeakSender or Receiver) is of this channel."""
+        return _core_of(other) is self._core
 
     async def wait_closed(self) -> None:
         """Return once the receiver is closed: the producers' signal to stop."""
@@ -885,7 +1033,7 @@ class Receiver(_Handle, Generic[_T]):
                 items = None
                 wake = 0
                 if core.tx_waiters and core.take_owed(_SENDERS):
-                    wake = core.capacity - len(buf)
+                    wake = max(0, core.room())
                 waiter = new_waiter(None)
                 core.rx_waiter = waiter
         if wake:
@@ -1062,6 +1210,119 @@ class Receiver(_Handle, Generic[_T]):
             raise StopIteration from None
 
 
+def _core_of(handle: Any) -> _Core:
+    if isinstance(handle, (_Handle, WeakSender)):
+        return handle._core
+    raise TypeError(
+        "expected a Sender, WeakSender or Receiver of this implementation, "
+        f"got {type(handle).__name__}"
+    )
+
+
+class Permit(Generic[_T]):
+    """Slots reserved by :meth:`Sender.reserve` (one) or
+    :meth:`Sender.reserve_many` (several): each :meth:`send` uses one, and
+    never waits and never fails for room.
+
+    Items buffered plus slots reserved never exceed the capacity, so a
+    permit held is room taken: :meth:`release` it (or leave a ``with``
+    block, or drop it) to give back the slots it has not used; a parked
+    sender is woken for each.  A permit claims no place in the queue: items
+    sent after it are received without waiting for it.  It can be used from
+    any thread.
+    """
+
+    __slots__ = ("_sender", "_left", "__weakref__")
+
+    def __init__(self, sender: Sender[_T], count: int) -> None:
+        self._sender = sender
+        self._left = count
+
+    def __repr__(self) -> str:
+        return f"<ringchan.Permit slots={self._left}>"
+
+    def __len__(self) -> int:
+        """Slots left to send into."""
+        return self._left
+
+    def send(self, item: _T, /) -> None:
+        """Enqueue *item* into a reserved slot, at once.
+
+        Raises :class:`Closed` (with *item* in ``.item``; the slot is given
+        back) if the receiver or the permit's sender was closed since, and
+        :class:`RuntimeError` if no slot is left.
+        """
+        core = self._sender._core
+        rx_waiter = None
+        with core:
+            if not self._left:
+                raise RuntimeError(_messages.PERMIT_USED)
+            self._left -= 1
+            if core.capacity is not None:
+                core.reserved -= 1
+            refusal = self._sender._refusal()
+            if refusal is None:
+                core.buf.append(item)
+                rx_waiter = core.take_rx_waiter()
+        if refusal is not None:
+            core.wake_tx(1)
+            raise Closed(refusal, item)
+        if rx_waiter is not None:
+            core.deliver([rx_waiter], _RECEIVER)
+
+    def release(self) -> None:
+        """Give back the slots not used (idempotent)."""
+        core = self._sender._core
+        with core:
+            count, self._left = self._left, 0
+            if core.capacity is not None:
+                core.reserved -= count
+        if count:
+            core.wake_tx(count)
+
+    def __enter__(self) -> "Permit[_T]":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+    def __del__(self) -> None:
+        if self._left:
+            self._sender._core.finalize(self.release)
+
+
+class WeakSender(Generic[_T]):
+    """A handle that does not keep its channel open: :meth:`upgrade` it to
+    send.  For monitors and caches that must not delay the end of a stream."""
+
+    __slots__ = ("_core", "__weakref__")
+
+    def __init__(self, core: _Core) -> None:
+        with core:
+            core.weak_senders += 1
+        self._core = core
+
+    def __repr__(self) -> str:
+        return f"<ringchan.WeakSender senders={self._core.senders}>"
+
+    def upgrade(self) -> Optional[Sender[_T]]:
+        """A new :class:`Sender` while any sender is open, else None."""
+        core = self._core
+        with core:
+            if core.senders == 0:
+                return None
+            core.senders += 1
+        return Sender(core)
+
+    def same_channel(self, other: Any, /) -> bool:
+        """Whether *other* (a Sender, WeakSender or Receiver) is of this channel."""
+        return _core_of(other) is self._core
+
+    def __del__(self) -> None:
+        core = self._core
+        core.finalize(core.drop_weak_sender)
+
+
 def channel(capacity: int) -> Tuple[Sender[Any], Receiver[Any]]:
     """Create a bounded channel; return its first sender and its receiver.
 
@@ -1096,3 +1357,12 @@ def from_iterable(
     generator gets ``close()``).  The thread is a daemon only if *daemon*.
     """
     return _bridge.start(channel, iterable, capacity, daemon)  # type: ignore[no-any-return]
+
+
+def unbounded_channel() -> Tuple[Sender[Any], Receiver[Any]]:
+    """Create a channel without a bound: sends never wait and ``try_send``
+    never raises :class:`Full`.  Same Sender and Receiver API; ``capacity``
+    is None.  Memory grows with what is buffered, and shrinks as it drains.
+    """
+    core = _Core(None)
+    return Sender(core), Receiver(core)

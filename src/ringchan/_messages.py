@@ -31,6 +31,24 @@ NOT_PEEKED = (
 REUSED = "this awaitable was already awaited; call the method again for a new one"
 
 
+RESERVE_TIMEOUT = "timed out waiting for room to reserve; nothing was reserved"
+PERMIT_USED = "this permit has no slot left: it was used or released"
+
+
+def no_room(count: int, capacity: object) -> str:
+    """The message of :class:`Full` from ``try_reserve_many``."""
+    slots = "a slot" if count == 1 else f"{count} slots"
+    return (
+        f"no room to reserve {slots} in the channel ({capacity} items); "
+        "use reserve() or blocking_reserve() to wait"
+    )
+
+
+def too_many_slots(count: int, capacity: int) -> str:
+    """The message for reserving more slots than the channel has."""
+    return f"cannot reserve {count} slots in a channel of {capacity}: count must be at most the capacity"
+
+
 def full(capacity: int) -> str:
     """The message of :class:`Full` for a channel of *capacity* items."""
     return (

@@ -1,5 +1,5 @@
-# The C ring buffer of csrc/ringchan and the atomics around it, as the
-# Cython channel uses them.
+# The channel's C buffer of csrc/ringchan (a ring, or an unbounded channel's
+# list of blocks) and the atomics around it, as the Cython channel uses them.
 
 from cpython.object cimport PyObject, PyTypeObject
 from libc.stdint cimport uint64_t
@@ -17,16 +17,29 @@ cdef extern from "ringchan/pyring.h" nogil:
 
     ctypedef struct rc_ring:
         pass
+    ctypedef struct rc_list:
+        pass
 
-    rc_ring *rc_ring_new(uint64_t capacity)
-    void rc_ring_delete(rc_ring *r)
-    bint rc_ring_push(rc_ring *r, void *item)
-    void *rc_ring_pop(rc_ring *r)
-    void *rc_ring_peek(const rc_ring *r)
-    size_t rc_ring_pop_many(rc_ring *r, void **out, size_t n)
-    uint64_t rc_ring_len(const rc_ring *r)
-    uint64_t rc_ring_pushed(const rc_ring *r)
-    uint64_t rc_ring_popped(const rc_ring *r)
+    # The gate of a bounded ring, for permits (ring.h): while it is set,
+    # pushes take the locked path.
+    uint64_t rc_ring_gate(rc_ring *r)
+    void rc_ring_ungate(rc_ring *r)
+    uint64_t rc_ring_gated_len(const rc_ring *r)
+    bint rc_ring_push_gated(rc_ring *r, void *item)
+
+    # A channel's buffer: its ring, or an unbounded channel's list (pyring.h).
+    ctypedef struct rcpy_buf:
+        rc_ring *ring
+        rc_list *list
+    int rcpy_buf_init(rcpy_buf *b, uint64_t capacity)
+    void rcpy_buf_free(rcpy_buf *b)
+    bint rcpy_buf_push(rcpy_buf *b, void *item)
+    void *rcpy_buf_pop(rcpy_buf *b)
+    void *rcpy_buf_peek(const rcpy_buf *b)
+    uint64_t rcpy_buf_len(const rcpy_buf *b)
+    uint64_t rcpy_buf_pushed(const rcpy_buf *b)
+    uint64_t rcpy_buf_popped(const rcpy_buf *b)
+    bint rcpy_buf_gated(const rcpy_buf *b)
 
     # A C constant: 1 on a free-threaded build (no GIL), else 0.
     bint RCPY_FREE_THREADED
@@ -42,7 +55,7 @@ cdef extern from "ringchan/pyring.h" nogil:
 
 cdef extern from "ringchan/pyring.h":
     # These drop references to the buffered items: hold the GIL (attach).
-    Py_ssize_t rcpy_ring_clear(rc_ring *r)
-    Py_ssize_t rcpy_ring_push_list(rc_ring *r, list items, Py_ssize_t start)
-    Py_ssize_t rcpy_ring_pop_into(rc_ring *r, list out)
-    void rcpy_install_gc(PyTypeObject *type, Py_ssize_t ring_offset)
+    Py_ssize_t rcpy_buf_clear(rcpy_buf *b)
+    Py_ssize_t rcpy_buf_push_list(rcpy_buf *b, list items, Py_ssize_t start)
+    Py_ssize_t rcpy_buf_pop_into(rcpy_buf *b, list out)
+    void rcpy_install_gc(PyTypeObject *type, Py_ssize_t buf_offset)
