@@ -75,6 +75,8 @@ class Model:
     def __init__(self, module, capacity):
         tx, self.rx = module.channel(capacity)
         self.senders = [tx]
+        self.permits = []
+        self.weak = []
         #: Finished awaitables, kept on purpose, and the tokens sent through them.
         self.kept = []
         self.tokens = []
@@ -145,6 +147,32 @@ class Model:
             return taken
         if op == "stats":
             return outcome(rx.stats)
+        if op == "try_reserve":
+            result = outcome(tx.try_reserve_many, 1 + pick % 2)
+            if result[0] == "returned":
+                self.permits.append(result[1])
+                return ("returned", len(result[1]))
+            return result
+        if op == "permit_send":
+            if not self.permits:
+                return ("none",)
+            permit = self.permits[pick % len(self.permits)]
+            return outcome(permit.send, self.token(arg))
+        if op == "permit_release":
+            if not self.permits:
+                return ("none",)
+            return outcome(self.permits.pop(pick % len(self.permits)).release)
+        if op == "downgrade":
+            self.weak.append(tx.downgrade())
+            return ("returned", "weak")
+        if op == "upgrade":
+            if not self.weak:
+                return ("none",)
+            result = outcome(self.weak[pick % len(self.weak)].upgrade)
+            if result[0] == "returned" and result[1] is not None:
+                self.senders.append(result[1])
+                return ("returned", "sender")
+            return result
         raise AssertionError(op)
 
     def state(self):
@@ -155,6 +183,8 @@ class Model:
             [s.is_closed for s in self.senders],
             [len(s) for s in self.senders],
             sum(ref() is not None for ref in self.tokens),
+            [len(permit) for permit in self.permits],
+            (self.rx.sender_count, self.rx.weak_sender_count),
         )
 
 
@@ -174,6 +204,9 @@ OPS = (
     + ["try_peek"] * 2
     + ["blocking_peek", "step_peek", "unget", "stats"]
     + ["commit"] * 2
+    + ["try_reserve"] * 2
+    + ["permit_send"] * 2
+    + ["permit_release", "downgrade", "upgrade"]
 )
 
 

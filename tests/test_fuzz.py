@@ -254,6 +254,10 @@ METHODS = [
     "blocking_peek",
     "blocking_transaction",
     "batches",
+    # reserve_many checks its count as try_reserve_many does; fuzzed, a
+    # count of exactly the free room plus one would wait for room.
+    "try_reserve_many",
+    "blocking_reserve",
 ]
 
 ALLOWED = (TypeError, ValueError, OverflowError, ChannelError, Boom)
@@ -312,8 +316,10 @@ def test_fuzzed_arguments_give_clear_errors(
             tried[1] += 1
         tx, rx = chan_module.channel(64)
         tx.try_send("kept")  # so a receive never has to wait
-        handle = tx if "send" in method else rx
-        takes_first = method not in ("blocking_recv", "blocking_peek", "blocking_transaction")
+        handle = tx if "send" in method or "reserve" in method else rx
+        takes_first = method not in (
+            "blocking_recv", "blocking_peek", "blocking_transaction", "blocking_reserve"
+        )
         args: List[Any] = [first] if takes_first else []
         kwargs = {}
         if method == "batches":
@@ -328,6 +334,9 @@ def test_fuzzed_arguments_give_clear_errors(
             result = getattr(handle, method)(*args, **kwargs)
             if method in ("send", "send_many", "recv_many"):
                 result = run(result)
+            if "reserve" in method:
+                assert len(result) >= 1
+                result.release()
             elif method == "blocking_transaction":
                 with result as item:
                     result = item
