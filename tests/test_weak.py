@@ -127,3 +127,22 @@ def test_a_weak_sender_upgraded_on_another_loop(chan_module, run):
 
     assert run(main()) == "from another loop"
     tx.close()
+
+
+def test_cycles_through_weak_senders_and_permits_are_collected(chan_module):
+    import weakref
+
+    class Node:
+        pass
+
+    for _ in range(3):
+        tx, rx = chan_module.channel(4)
+        node = Node()
+        node.weak = tx.downgrade()
+        node.permit = tx.try_reserve()
+        node.rx = rx
+        tx.try_send(node)
+        probe = weakref.ref(node)
+        del node, tx, rx
+        gc.collect()
+        assert probe() is None

@@ -1708,7 +1708,10 @@ cdef _Core _core_of(object handle):
     )
 
 
+# Never cleared by the collector: a permit's release, and a weak sender's
+# count, still need the channel core once the rest of a cycle is gone.
 @cython.final
+@cython.no_gc_clear
 cdef class Permit:
     """Slots reserved by :meth:`Sender.reserve` (one) or
     :meth:`Sender.reserve_many` (several): each :meth:`send` uses one, and
@@ -1807,6 +1810,7 @@ cdef Permit _permit(Sender tx, Py_ssize_t count):
 
 
 @cython.final
+@cython.no_gc_clear
 cdef class WeakSender:
     """A handle that does not keep its channel open: :meth:`upgrade` it to
     send.  For monitors and caches that must not delay the end of a stream."""
