@@ -1,11 +1,14 @@
 # cython: freethreading_compatible = True
-"""The C channel: the lock-free ring of csrc/ringchan driven from Cython.
+"""The C channel: the lock-free buffers of csrc/ringchan driven from Cython.
+
+A bounded channel buffers in a ring; an unbounded one in a list of blocks
+(both lock-free, both behind pyring.h's ``rcpy_buf``).
 
 Same API and behaviour as the pure-Python reference in ``_channel_py``.
 
 Correct with or without a GIL.  Three kinds of state, three rules:
 
-- Items move through the C ring, lock-free: producers claim a slot with a
+- Items move through the C buffer, lock-free: producers claim a slot with a
   CAS and publish it; the single consumer's pops are serialized by a
   critical section on the channel core (free on a GIL build).  The rest of
   the consumer's state shares that section: a peek, which takes its own
@@ -18,9 +21,12 @@ Correct with or without a GIL.  Three kinds of state, three rules:
   are parked, handles closed, the sender count) are atomics, written only
   while the channel's mutex is held.
 - The rest of a parked task or thread's state (the receiver's slot, the
-  queue of parked senders) is guarded by the channel's mutex (``rcpy_mutex``
-  of pyring.h), taken on the slow path only: never by a push or a pop that
-  succeeds at once.  No Python code runs while it is held (no call, no
+  queue of parked senders) and the count of slots held by permits are
+  guarded by the channel's mutex (``rcpy_mutex`` of pyring.h), taken on the
+  slow path only: never by a push or a pop that succeeds at once.  While
+  permits are outstanding the ring is gated (ring.h): lock-free pushes are
+  refused and every push takes the mutex and counts the reserved slots, so
+  items plus reservations never exceed the capacity.  No Python code runs while it is held (no call, no
   allocation, no reference dropped that could be the last), so a finalizer
   can never find it held by its own thread.  The wait_closed list is a
   list that is never replaced, safe by its own lock.
