@@ -2,7 +2,8 @@
 
     python benchmarks/compare.py [--peer NAME]... [--workload NAME]... [--loop NAME]...
                                  [--items N] [--repeat R] [--out DIR] [--json]
-                                 [--sweep-repeat R] [--python PATH]... [--scaling-items N]
+                                 [--heap-items N] [--rss-items N] [--sweep-repeat R]
+                                 [--python PATH]... [--scaling-items N]
                                  [--scaling-repeat R] ...
 
 Measures ringchan (C and pure-Python), the peers of ``peers.py`` that are
@@ -10,9 +11,10 @@ installed and the two floors (a ``deque`` pair, a bare
 ``call_soon_threadsafe``) on every workload of ``python -m ringchan bench``
 each of them can run, on each event loop, taking the channels in turns
 within each repeat.  Then the capacity × batch size sweep of ``sweep.py``,
-and the scaling and pipeline workloads of ``scaling.py`` under this
-interpreter and each ``--python`` (for instance a free-threaded CPython,
-which also runs the workloads above, C and pure).
+the heap and RSS checks of ``heap.py``, and the scaling and pipeline
+workloads of ``scaling.py`` under this interpreter and each ``--python``
+(for instance a free-threaded CPython, which also runs the workloads above,
+C and pure).
 Writes ``REPORT.md``, ``results.json`` and ``chart.png`` to ``--out``.  A
 peer, loop or matplotlib that is not installed is named in the report; a
 failed measurement is reported there and makes the exit status 1.
@@ -86,6 +88,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="items per heap check of the C channel, traced by tracemalloc; "
         "0 skips the checks (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--rss-items",
+        type=int,
+        default=heap.RSS_ITEMS,
+        metavar="N",
+        help="items of the RSS check, a burst into an unbounded C channel, then "
+        "drained, in a process of its own; 0 skips it (default: %(default)s, "
+        "1 GiB of blocks)",
     )
     parser.add_argument(
         "--sweep-repeat",
@@ -168,6 +179,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.heap_items > 0:
         print(f"heap checks: {args.heap_items:,} items each, traced", file=sys.stderr)
         doc["heap"] = heap.check(args.heap_items)
+    if args.rss_items > 0:
+        print(f"RSS check: a burst of {args.rss_items:,} items", file=sys.stderr)
+        doc["rss"] = heap.rss_check(args.rss_items)
     if args.scaling_repeat > 0:
         # Under this interpreter and each --python, which also runs the
         # workloads above (C and pure) for the free-threading targets.
@@ -212,6 +226,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"{PROG}: error: sweep, {result['workload']}: {result['error']}",
                   file=sys.stderr)
             status = 1
+    if doc.get("rss", {}).get("error"):
+        print(f"{PROG}: error: RSS check: {doc['rss']['error']}", file=sys.stderr)
+        status = 1
     for result in doc.get("scaling", {}).get("results", []):
         if result["error"]:
             print(f"{PROG}: error: {result['workload']}, {result['label']}: {result['error']}",

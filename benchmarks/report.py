@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Collection, Dict, List, Optional, Sequence
 
+import heap
 import scaling_report
 import sweep
 
@@ -120,6 +121,16 @@ TARGETS: List[Target] = [
                    subject=subject),
         )
     ),
+    # The unbounded channel against the bounded one, measured in the same
+    # rounds (the workload's group).
+    *(
+        Target(f"unbounded vs bounded C, cost per item: {what}",
+               f"unbounded-{name}", SUBJECT, name, at_most=1.3)
+        for name, what in (
+            ("same-loop", "same loop `await tx.send` → `async for`"),
+            ("thread-to-asyncio", "1 thread `blocking_send` → asyncio"),
+        )
+    ),
 ]
 
 
@@ -166,17 +177,20 @@ def target_rows(doc: Dict[str, Any]) -> List[List[str]]:
                 assert mine is not None and other is not None
                 value = target.measure(mine["median"], other["median"])
                 measured = target.show(value)
-                verdict = "**met**" if target.met(value) else "**not met**"
+                verdict = _verdict(target.met(value))
             rows.append([target.text, loop or "–", measured, target.bound(), verdict])
     for check in doc.get("heap", ()):
-        rows.append([
-            f"no per-item heap allocation: tracemalloc peak over {check['items']:,} "
-            f"items, {check['check']}",
-            "asyncio",
-            _bytes(check["peak"]),
-            f"≤ {_bytes(HEAP_BOUND)}",
-            "**met**" if check["peak"] <= HEAP_BOUND else "**not met**",
-        ])
+        if check.get("unbounded"):
+            what = (f"unbounded channel: traced memory back to its baseline once a burst "
+                    f"of {check['items']:,} items drains, {check['check']}")
+            measured, bound = check["growth"], BURST_BOUND
+        else:
+            what = (f"no per-item heap allocation: tracemalloc peak over {check['items']:,} "
+                    f"items, {check['check']}")
+            measured, bound = check["peak"], HEAP_BOUND
+        rows.append([what, "asyncio", _bytes(measured), f"≤ {_bytes(bound)}",
+                     _verdict(measured <= bound)])
+    rows += _rss_rows(doc.get("rss"))
     return rows + scaling_report.target_rows(doc.get("scaling"))
 
 
@@ -184,9 +198,46 @@ def target_rows(doc: Dict[str, Any]) -> List[List[str]]:
 #: this over a million items, so a peak under it is flat memory.
 HEAP_BOUND = 64 * 1024
 
+#: The bound on what a drained burst leaves in the traced memory: two of the
+#: unbounded channel's blocks, where a kept burst would be megabytes.
+BURST_BOUND = 2 * heap.BLOCK_BYTES
 
-def _bytes(count: int) -> str:
-    return f"{count / 1024:.1f} KiB" if abs(count) >= 1024 else f"{count} B"
+#: The bound on the RSS a drained burst leaves, as a share of its blocks.
+RSS_SHARE = 0.01
+
+
+def _verdict(met: bool) -> str:
+    return "**met**" if met else "**not met**"
+
+
+def _rss_rows(rss: Optional[Dict[str, Any]]) -> List[List[str]]:
+    """The RSS check's targets: back to the baseline once drained, and once
+    glibc was asked to give back what it keeps."""
+    if not rss:
+        return []
+    what = (f"unbounded channel: RSS back to its baseline, within {RSS_SHARE:.0%} of the "
+            f"burst's blocks, once a burst of {rss['items']:,} items drains, the channel "
+            "still open")
+    if rss["error"]:
+        return [[what, "–", "–", "", f"not measured ({rss['error']})"]]
+    bound = RSS_SHARE * rss["block_bytes"]
+    rows = []
+    for after, key in (("", "drained"), (", then `malloc_trim(0)`", "trimmed")):
+        if rss[key] is None:
+            rows.append([what + after, "–", "–", f"≤ {_bytes(bound)}",
+                         "not measured (no glibc `malloc_trim`)"])
+            continue
+        above = rss[key] - rss["before"]
+        rows.append([what + after, "–", _bytes(above), f"≤ {_bytes(bound)}",
+                     _verdict(above <= bound)])
+    return rows
+
+
+def _bytes(count: float) -> str:
+    for unit, scale, decimals in (("GiB", 2**30, 2), ("MiB", 2**20, 1), ("KiB", 2**10, 1)):
+        if abs(count) >= scale:
+            return f"{count / scale:.{decimals}f} {unit}"
+    return f"{count:.0f} B"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Collection[int]) -> str:
@@ -280,7 +331,10 @@ def markdown(doc: Dict[str, Any], chart_file: Optional[str], chart_note: str,
         "for a ≤ bound, from the medians below.  A feature's targets hold ringchan to "
         "itself: the feature against the hand-written code it replaces, on the same "
         "implementation, measured in the same rounds; an overhead in % is its extra "
-        "cost per item.",
+        "cost per item.  So do the unbounded channel's: `unbounded_channel()` against "
+        f"the bounded channel (capacity {settings['capacity']:,}) on the same workload, "
+        "measured in the same rounds; and its memory, once a burst has drained "
+        "(see Heap).",
         "",
         _table(["target", "loop", "measured", "target", "verdict"], target_rows(doc), {2, 3}),
         "",
@@ -293,7 +347,8 @@ def markdown(doc: Dict[str, Any], chart_file: Optional[str], chart_note: str,
         "streams are not thread-safe, and queue.Queue cannot be awaited; the `pair` "
         "and `latency` workloads also measure the floors the targets refer to.  A "
         "workload measured \"in the rounds of\" another is a feature of ringchan, taken "
-        "in turns with the hand-written code it replaces.",
+        "in turns with the hand-written code it replaces, or the unbounded channel, "
+        "taken in turns with the bounded one.",
         "",
     ]
     for name, workload in WORKLOADS.items():
@@ -302,22 +357,7 @@ def markdown(doc: Dict[str, Any], chart_file: Optional[str], chart_note: str,
         lines += [f"### {name}", "", workload.description[0].upper()
                   + workload.description[1:] + ".", "", _workload_table(doc, name), ""]
     lines += sweep.markdown(doc.get("sweep"))
-    if doc.get("heap"):
-        lines += [
-            "## Heap",
-            "",
-            "ringchan C with tracemalloc on: how far the traced memory grew by the end "
-            "(growth) and rose at its highest (peak) above its level after a warm-up "
-            "of 10,000 items (`benchmarks/heap.py`).",
-            "",
-            _table(
-                ["workload", "items", "growth", "peak"],
-                [[c["check"], f"{c['items']:,}", _bytes(c["growth"]), _bytes(c["peak"])]
-                 for c in doc["heap"]],
-                {1, 2, 3},
-            ),
-            "",
-        ]
+    lines += _heap_markdown(doc.get("heap"), doc.get("rss"))
     lines += scaling_report.markdown(doc.get("scaling"))
     lines += ["## Chart", ""]
     lines.append(f"![items/s per workload]({chart_file})" if chart_file else chart_note)
@@ -342,6 +382,77 @@ def markdown(doc: Dict[str, Any], chart_file: Optional[str], chart_note: str,
         ]
         lines.append("")
     return "\n".join(lines)
+
+
+def _heap_markdown(checks: Optional[List[Dict[str, Any]]],
+                   rss: Optional[Dict[str, Any]]) -> List[str]:
+    """The report's section on the heap and RSS checks; none without them."""
+    if not checks and not rss:
+        return []
+    lines = ["## Heap", ""]
+    if checks:
+        bursts = [c for c in checks if c.get("unbounded")]
+        lines += [
+            "ringchan C with tracemalloc on: how far the traced memory grew by the end "
+            "(growth) and rose at its highest (peak) above its level after a warm-up "
+            "of 10,000 items (`benchmarks/heap.py`).  On the bounded channel (capacity "
+            f"{heap.CAPACITY:,}) the items stream through, and the end is once the channel "
+            "is gone.  On an unbounded channel the items go in as one burst (a task "
+            "awaiting `send()`, or a thread calling `blocking_send()` until it is "
+            "through), then a task receives them all with `async for`, the warm-up's "
+            "as the counted ones; the end is once they have drained, the channel still "
+            "open as at the baseline.",
+            "",
+        ]
+        if bursts:
+            items = bursts[0]["items"]
+            blocks = -(-items // heap.BLOCK_ITEMS)
+            lines[-2] += (
+                f"  Its peak is the burst's blocks: {items:,} items take {blocks:,} "
+                f"blocks of {heap.BLOCK_ITEMS} slots, {heap.BLOCK_BYTES} bytes each, "
+                f"{_bytes(blocks * heap.BLOCK_BYTES)} in all."
+            )
+        lines += [
+            _table(
+                ["channel", "workload", "items", "growth", "peak"],
+                [["unbounded, one burst" if c.get("unbounded") else
+                  f"capacity {heap.CAPACITY:,}", c["check"], f"{c['items']:,}",
+                  _bytes(c["growth"]), _bytes(c["peak"])]
+                 for c in checks],
+                {2, 3, 4},
+            ),
+            "",
+        ]
+    if rss:
+        lines += [
+            "### RSS after a burst",
+            "",
+            f"In a process of its own, without tracemalloc: {rss['items']:,} items, one "
+            "shared object sent again and again with `try_send()` into an unbounded "
+            "channel, then all received with `try_recv()` in the same thread; the "
+            "process's RSS (`/proc/self/statm`) before, at the peak (every item "
+            "buffered), once drained with the channel still open, and then after glibc's "
+            "`malloc_trim(0)`.  The blocks come from `PyMem_RawMalloc`, that is `malloc`: "
+            "on its own, glibc hands freed memory back to the system only from the top "
+            "of its heap, where the open channel's last block stays; `malloc_trim(0)` "
+            "also releases the free pages below it.",
+            "",
+        ]
+        if rss["error"]:
+            lines += [f"Not measured: {rss['error']}.", ""]
+        else:
+            figures = [rss[key] for key in ("before", "peak", "drained", "trimmed")]
+            lines += [
+                _table(
+                    ["items", "its blocks", "before", "peak", "drained",
+                     "drained, then `malloc_trim(0)`"],
+                    [[f"{rss['items']:,}", _bytes(rss["block_bytes"]),
+                      *("–" if figure is None else _bytes(figure) for figure in figures)]],
+                    {0, 1, 2, 3, 4, 5},
+                ),
+                "",
+            ]
+    return lines
 
 
 def chart(doc: Dict[str, Any], path: Path) -> None:

@@ -231,7 +231,10 @@ def _workload(spec: Dict[str, Any]) -> Workload:
 def _measure_request(request: Dict[str, Any], modules: Dict[str, Any]) -> float:
     channel = CHANNELS[request["channel"]]
     spec = request["workload"]
-    settings = Settings(**request["settings"])
+    workload = _workload(spec)
+    # The run's settings, but a workload's own where it has them (an
+    # unbounded channel's capacity).
+    settings = workload.settings(Settings(**request["settings"]))
     loop = request.get("loop")
     new_loop = None if loop is None else loop_factory(loop)
     module = modules[channel.key]
@@ -244,7 +247,7 @@ def _measure_request(request: Dict[str, Any], modules: Dict[str, Any]) -> float:
     else:
         assert channel.quick is not None
         opener = partial(IMPLEMENTATIONS[channel.quick].load(), settings.capacity)
-    return measure(_workload(spec), opener, new_loop, settings)
+    return measure(workload, opener, new_loop, settings)
 
 
 def worker(kind: str, requests: IO[str], replies: IO[str]) -> int:

@@ -4,8 +4,10 @@
 subprocesses, as users run them; their output's structure is checked, never
 a speed.  In-process runs check that a measurement which lost an item, or
 whose worker hangs or fails, is reported as an error and not as a figure,
-that a feature is measured in the rounds of the code it replaces, and that
-each cell of the capacity × batch size sweep gets its own capacity and size.
+that a feature is measured in the rounds of the code it replaces (and the
+unbounded channel, on a channel of its own, in those of the bounded one), and
+that each cell of the capacity × batch size sweep gets its own capacity and
+size.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ WAIT = 45.0
 
 #: Options that make a whole run take about a second.
 TINY = ["--items", "2000", "--repeat", "1", "--samples", "10", "--timeout", "20"]
+
+#: Items of compare.py's RSS check in the smoke run: a thousand blocks.
+RSS_ITEMS = 63_000
 
 #: The same for the scaling and pipeline workloads of compare.py: a few seconds.
 SCALING_TINY = ["--scaling-items", "2000", "--pipeline-items", "500", "--scaling-repeat", "1",
@@ -117,12 +122,26 @@ def test_bench_measures_only_the_workloads_named():
 
 @pytest.mark.skipif(NO_EXTENSIONS, reason="the comparison always measures the C channel")
 def test_compare_writes_the_report(tmp_path):
+    heap = _benchmark_module("heap")
     proc = _run([str(COMPARE), *TINY, *SCALING_TINY, "--heap-items", "2000",
-                 "--sweep-repeat", "1", "--out", str(tmp_path)])
+                 "--rss-items", str(RSS_ITEMS), "--sweep-repeat", "1", "--out", str(tmp_path)])
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
-    assert [c["check"] for c in doc["heap"]] == ["same-loop", "thread-to-asyncio"]
+    # The bounded channel's checks, then an unbounded one's bursts.
+    assert [(c["check"], c["unbounded"]) for c in doc["heap"]] == [
+        ("same-loop", False), ("thread-to-asyncio", False),
+        ("same-loop", True), ("thread-to-asyncio", True),
+    ]
     assert all(c["items"] == 2000 for c in doc["heap"])
+    for burst in doc["heap"][2:]:
+        # tracemalloc saw the burst's blocks: all but the spare kept from the warm-up.
+        assert burst["peak"] >= (2000 // heap.BLOCK_ITEMS - 1) * heap.BLOCK_BYTES, burst
+    rss = doc["rss"]
+    assert rss["error"] is None, rss
+    assert rss["items"] == RSS_ITEMS
+    assert rss["block_bytes"] == RSS_ITEMS // heap.BLOCK_ITEMS * heap.BLOCK_BYTES
+    assert all(rss[key] > 0 for key in ("before", "peak", "drained")), rss
+    assert rss["trimmed"] is None or rss["trimmed"] > 0, rss  # None without glibc
     loops = ["asyncio", "uvloop"] if HAS_UVLOOP else ["asyncio"]
     _check_results(doc, ["c", "py"], loops)
     subjects = {r["subject"] for r in doc["results"]}
@@ -131,13 +150,22 @@ def test_compare_writes_the_report(tmp_path):
     assert f"`{doc['command']}`" in report
     assert "## Targets" in report
     assert "## Heap" in report
+    assert "### RSS after a burst\n" in report
+    assert f"| {RSS_ITEMS:,} | " in report
     for name in WORKLOADS:
         assert f"### {name}\n" in report
-    # The features' targets, C and pure, each loop: a figure, never "not measured".
-    for feature in ("`rx.batches()` overhead per item", "`from_iterable` → `async for`"):
+    # The features' targets, C and pure, and the unbounded channel's, same
+    # loop and thread → asyncio, each loop: a figure, never "not measured".
+    for feature in ("`rx.batches()` overhead per item", "`from_iterable` → `async for`",
+                    "unbounded vs bounded C, cost per item"):
         rows = [line for line in report.splitlines() if line.startswith(f"| {feature}")]
         assert len(rows) == 2 * len(loops), rows
         assert all("not measured" not in row for row in rows), rows
+    # The memory targets of the unbounded channel: traced, and RSS, before and
+    # after malloc_trim.
+    rows = [line for line in report.splitlines() if line.startswith("| unbounded channel: ")]
+    assert len(rows) == 4, rows
+    assert all("not measured" not in row for row in rows), rows
     assert "## Capacity and batch size\n" in report
     sweep = doc["sweep"]
     assert len(sweep["results"]) == 2 * 3 * 3
@@ -262,8 +290,14 @@ def test_a_failing_producer_is_reported(chan_module):
         assert "ValueError('no sending today')" in errors[name], name
 
 
-#: Each feature workload, and the workload of the hand-written code it replaces.
-FEATURES = {"from-iterable": "thread-to-asyncio", "rx-batches": "batches"}
+#: Each feature workload, and the workload of the hand-written code it
+#: replaces; each unbounded channel's workload, and the bounded one's.
+FEATURES = {
+    "unbounded-same-loop": "same-loop",
+    "from-iterable": "thread-to-asyncio",
+    "unbounded-thread-to-asyncio": "thread-to-asyncio",
+    "rx-batches": "batches",
+}
 
 
 def test_features_count_every_item_in_the_rounds_of_their_baseline(chan_module):
@@ -272,21 +306,57 @@ def test_features_count_every_item_in_the_rounds_of_their_baseline(chan_module):
     names = [name for name in WORKLOADS if name in FEATURES or name in FEATURES.values()]
     suite = Suite([WORKLOADS[name] for name in names], [subject],
                   {"asyncio": loop_factory("asyncio")}, settings, repeat=2)
-    # A feature shares its baseline's row: the two are measured in turns.
+    # A feature shares its baseline's row: they are measured in turns.
     assert [[cell.workload.name for cell in row] for row in suite.rows] == [
-        [baseline, feature] for feature, baseline in FEATURES.items()
+        ["same-loop", "unbounded-same-loop"],
+        ["thread-to-asyncio", "from-iterable", "unbounded-thread-to-asyncio"],
+        ["batches", "rx-batches"],
     ]
     progress = io.StringIO()
     for _ in suite.run(Progress(progress, suite.total())):
         pass
     lines = progress.getvalue().splitlines()
-    assert [line.split("] ")[1].split(":")[0] for line in lines[:4]] == [
-        "thread-to-asyncio", "from-iterable", "thread-to-asyncio", "from-iterable"
+    assert [line.split("] ")[1].split(":")[0] for line in lines[:10]] == [
+        *["same-loop", "unbounded-same-loop"] * 2,
+        *["thread-to-asyncio", "from-iterable", "unbounded-thread-to-asyncio"] * 2,
     ]
     for cell in suite.cells:
         # Each run already checked that every item arrived: a figure, not an error.
         assert cell.error is None, cell
         assert len(cell.runs) == 2 and all(run > 0 for run in cell.runs)
+
+
+class CapacityPipe(RingchanPipe):
+    """Keeps the capacity of every channel it opened, as the channel tells it."""
+
+    opened: List[Any] = []
+
+    def __init__(self, module: Any, capacity: Any, producers: int) -> None:
+        super().__init__(module, capacity, producers)
+        self.opened.append((capacity, self._rx.capacity))
+
+
+def test_the_unbounded_workloads_open_an_unbounded_channel(chan_module):
+    subject = Subject("x", "x", chan_module.__name__, CapacityPipe)
+    settings = Settings(items=3000, capacity=64, batch=16, samples=5, timeout=10.0)
+    names = ["same-loop", "unbounded-same-loop", "thread-to-asyncio",
+             "unbounded-thread-to-asyncio"]
+    suite = Suite([WORKLOADS[name] for name in names], [subject],
+                  {"asyncio": loop_factory("asyncio")}, settings, repeat=1)
+    CapacityPipe.opened = []
+    for _ in suite.run():
+        pass
+    for cell in suite.cells:
+        assert cell.error is None, cell
+        assert len(cell.runs) == 1 and cell.runs[0] > 0
+    assert CapacityPipe.opened == [(64, 64), (None, None)] * 2
+    # A channel whose pipe opens no unbounded channel sits them out.
+    peers = _benchmark_module("peers")
+    for name in names:
+        assert WORKLOADS[name].supports(RingchanPipe)
+        assert WORKLOADS[name].supports(peers.MixedQueuePipe) == (
+            not name.startswith("unbounded-")
+        )
 
 
 class RecordingPipe(RingchanPipe):

@@ -24,12 +24,16 @@ class RingchanPipe(Pipe):
     """A ringchan channel: each producer sends through its own sender clone."""
 
     native_batches = True
+    unbounded = True
 
-    def __init__(self, module: Any, capacity: int, producers: int) -> None:
+    def __init__(self, module: Any, capacity: Optional[int], producers: int) -> None:
         super().__init__(module, capacity, producers)
         self._module = module
         self._capacity = capacity
-        tx, self._rx = module.channel(capacity)
+        if capacity is None:
+            tx, self._rx = module.unbounded_channel()
+        else:
+            tx, self._rx = module.channel(capacity)
         self._senders = [tx.clone() for _ in range(producers)]
         # The clones hold the channel open; the original would keep it open forever.
         tx.close()
@@ -128,8 +132,9 @@ class Subject:
     #: The distribution whose version the report names; None for the stdlib.
     distribution: Optional[str] = None
 
-    def load(self) -> Callable[[int, int], Pipe]:
-        """Import the module; return ``open(capacity, producers) -> Pipe``.
+    def load(self) -> Callable[[Optional[int], int], Pipe]:
+        """Import the module; return ``open(capacity, producers) -> Pipe``
+        (a capacity of None: an unbounded channel).
 
         Raises ImportError when the module is not installed, and
         :class:`BenchError` when it is but fails to import.

@@ -84,7 +84,8 @@ class Settings:
     """What every measurement of one run shares."""
 
     items: int
-    capacity: int
+    #: The channel's capacity; None: an unbounded channel.
+    capacity: Optional[int]
     batch: int
     samples: int
     timeout: float
@@ -94,19 +95,23 @@ class Pipe:
     """One fresh channel, opened for one measurement, seen through its roles.
 
     A subclass is constructed as ``cls(module, capacity, producers)``, with
-    the module its channel comes from, and overrides the roles it can play;
-    :meth:`plays` tells which.  Producers are numbered from 0 to
-    ``producers - 1``; each sends its share of the items, then ends its part
-    of the stream (ringchan closes its clone of the sender, a queue puts a
-    sentinel), and the consumer returns how many items it received once
-    every producer has ended.
+    the module its channel comes from (and a capacity of None for an
+    unbounded channel, if it can open one: :attr:`unbounded`), and overrides
+    the roles it can play; :meth:`plays` tells which.  Producers are
+    numbered from 0 to ``producers - 1``; each sends its share of the items,
+    then ends its part of the stream (ringchan closes its clone of the
+    sender, a queue puts a sentinel), and the consumer returns how many
+    items it received once every producer has ended.
     """
 
     #: True when ``send_batches`` and ``recv_batches`` use a batch API;
     #: otherwise they fall back to the per-item roles.
     native_batches: ClassVar[bool] = False
 
-    def __init__(self, module: Any, capacity: int, producers: int) -> None:
+    #: True when it opens an unbounded channel for a capacity of None.
+    unbounded: ClassVar[bool] = False
+
+    def __init__(self, module: Any, capacity: Optional[int], producers: int) -> None:
         self.producers = producers
 
     @classmethod
@@ -538,17 +543,27 @@ class Workload:
     #: (a cell of a sweep); None: the run's.
     capacity: Optional[int] = None
     batch: Optional[int] = None
+    #: Whether it runs on an unbounded channel, whatever the run's capacity;
+    #: only channels that can open one (:attr:`Pipe.unbounded`) run it.
+    unbounded: bool = False
 
     def supports(self, pipe_type: Type[Pipe]) -> bool:
-        """Whether channels of *pipe_type* can play every role this needs."""
+        """Whether channels of *pipe_type* can play every role this needs,
+        and open an unbounded channel if it runs on one."""
+        if self.unbounded and not pipe_type.unbounded:
+            return False
         return all(pipe_type.plays(role) for role in self.roles)
 
     def settings(self, run: Settings) -> Settings:
         """The settings it is measured with: the *run*'s, but its own
-        capacity and batch size where it has them."""
+        capacity (None if unbounded) and batch size where it has them."""
+        if self.unbounded:
+            capacity = None
+        else:
+            capacity = run.capacity if self.capacity is None else self.capacity
         return dataclasses.replace(
             run,
-            capacity=run.capacity if self.capacity is None else self.capacity,
+            capacity=capacity,
             batch=run.batch if self.batch is None else self.batch,
         )
 
@@ -568,6 +583,15 @@ WORKLOADS: Dict[str, Workload] = {
             ("send_async", "recv_async"),
         ),
         Workload(
+            "unbounded-same-loop",
+            "same-loop on an unbounded_channel(), whose sends never wait; in the "
+            "rounds of same-loop",
+            partial(_same_loop, batches=False),
+            ("send_async", "recv_async"),
+            group="same-loop",
+            unbounded=True,
+        ),
+        Workload(
             "thread-to-asyncio",
             "one thread calls blocking_send(), a task receives with async for",
             partial(_threads_to_loop, producers=1),
@@ -581,6 +605,15 @@ WORKLOADS: Dict[str, Workload] = {
             _from_iterable,
             ("recv_iterable",),
             group="thread-to-asyncio",
+        ),
+        Workload(
+            "unbounded-thread-to-asyncio",
+            "thread-to-asyncio on an unbounded_channel(), whose sends never wait; in "
+            "the rounds of thread-to-asyncio",
+            partial(_threads_to_loop, producers=1),
+            ("send_blocking", "recv_async"),
+            group="thread-to-asyncio",
+            unbounded=True,
         ),
         Workload(
             "4-threads-to-asyncio",
