@@ -2,7 +2,7 @@
 and does an unbounded channel give its memory back once a burst drains?
 
 tracemalloc traces every allocation the interpreter makes, the unbounded
-channel's blocks among them (they come from ``PyMem_RawMalloc``).  Each
+channel's blocks among them (they come from ``PyMem_Malloc``).  Each
 check sends *items* items through one channel with tracing on and reports
 how far the traced memory grew (``growth``) and rose at its highest
 (``peak``) above its level after a warm-up.  On the bounded channel (capacity
@@ -17,8 +17,8 @@ counted.
 The RSS check (:func:`rss_check`) does without tracemalloc, in a process of
 its own: a burst of :data:`RSS_ITEMS` items of one shared object (1 GiB of
 blocks) sent into an unbounded channel, then received, the process's RSS
-read before, at the peak, once drained, and after glibc's ``malloc_trim(0)``
-(the blocks come from ``malloc``, and glibc may keep what is freed).  It
+read before, at the peak, and once drained, the channel still open (the
+blocks fill pymalloc arenas, which go back to the system once empty).  It
 also runs as ``python benchmarks/heap.py --rss N``, which prints its result
 as JSON.
 """
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
 import json
 import os
 import struct
@@ -45,7 +44,7 @@ CAPACITY = 1024
 #: a block is its link and this many slots, a pointer each.
 BLOCK_ITEMS = 63
 
-#: The size of a block, as ``PyMem_RawMalloc`` is asked for it.
+#: The size of a block, as ``PyMem_Malloc`` is asked for it.
 BLOCK_BYTES = (BLOCK_ITEMS + 1) * struct.calcsize("P")
 
 #: The RSS check's default burst: 2**21 blocks, 1 GiB on a 64-bit build.
@@ -232,22 +231,11 @@ def _rss() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _malloc_trim() -> bool:
-    """Ask glibc to give back the free memory it keeps; False without glibc."""
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except AttributeError:
-        return False
-    trim.argtypes = [ctypes.c_size_t]
-    trim(0)
-    return True
-
-
 def rss_burst(count: int) -> Dict[str, Any]:
     """In this process: *count* items of one shared object sent with
     ``try_send()`` into an unbounded C channel, then received with
-    ``try_recv()``; the RSS before, at the peak, once drained (the channel
-    still open), and after ``malloc_trim(0)`` (None without glibc)."""
+    ``try_recv()``; the RSS before, at the peak, and once drained (the
+    channel still open)."""
     from ringchan._channel_c import unbounded_channel
 
     item = object()
@@ -264,14 +252,12 @@ def rss_burst(count: int) -> Dict[str, Any]:
     if len(rx):
         raise RuntimeError(f"{len(rx)} items left once the burst was received")
     drained = _rss()
-    trimmed = _rss() if _malloc_trim() else None
     return {
         "items": count,
         "block_bytes": BLOCK_BYTES * -(-count // BLOCK_ITEMS),
         "before": before,
         "peak": peak,
         "drained": drained,
-        "trimmed": trimmed,
         "error": None,
     }
 
@@ -281,7 +267,7 @@ def rss_check(count: int, timeout: float = 600.0) -> Dict[str, Any]:
     (this one, with this environment), so that no other check's memory
     counts; its ``error`` says why it has no figures."""
     failed: Dict[str, Any] = {"items": count, "block_bytes": None, "before": None, "peak": None,
-                              "drained": None, "trimmed": None}
+                              "drained": None}
     if not os.path.exists("/proc/self/statm"):
         return {**failed, "error": "no /proc/self/statm to read the RSS from"}
     try:
@@ -304,7 +290,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         prog="benchmarks/heap.py",
         description="The RSS check: a burst of N items sent into an unbounded "
         "C channel, then received; RSS before, at the peak, once drained and "
-        "after malloc_trim(0), as JSON.",
+        "as JSON.",
     )
     parser.add_argument("--rss", type=int, default=RSS_ITEMS, metavar="N",
                         help="items in the burst (default: %(default)s, 1 GiB of blocks)")

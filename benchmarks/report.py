@@ -211,8 +211,7 @@ def _verdict(met: bool) -> str:
 
 
 def _rss_rows(rss: Optional[Dict[str, Any]]) -> List[List[str]]:
-    """The RSS check's targets: back to the baseline once drained, and once
-    glibc was asked to give back what it keeps."""
+    """The RSS check's target: back to the baseline once drained."""
     if not rss:
         return []
     what = (f"unbounded channel: RSS back to its baseline, within {RSS_SHARE:.0%} of the "
@@ -221,16 +220,8 @@ def _rss_rows(rss: Optional[Dict[str, Any]]) -> List[List[str]]:
     if rss["error"]:
         return [[what, "–", "–", "", f"not measured ({rss['error']})"]]
     bound = RSS_SHARE * rss["block_bytes"]
-    rows = []
-    for after, key in (("", "drained"), (", then `malloc_trim(0)`", "trimmed")):
-        if rss[key] is None:
-            rows.append([what + after, "–", "–", f"≤ {_bytes(bound)}",
-                         "not measured (no glibc `malloc_trim`)"])
-            continue
-        above = rss[key] - rss["before"]
-        rows.append([what + after, "–", _bytes(above), f"≤ {_bytes(bound)}",
-                     _verdict(above <= bound)])
-    return rows
+    above = rss["drained"] - rss["before"]
+    return [[what, "–", _bytes(above), f"≤ {_bytes(bound)}", _verdict(above <= bound)]]
 
 
 def _bytes(count: float) -> str:
@@ -431,24 +422,21 @@ def _heap_markdown(checks: Optional[List[Dict[str, Any]]],
             "shared object sent again and again with `try_send()` into an unbounded "
             "channel, then all received with `try_recv()` in the same thread; the "
             "process's RSS (`/proc/self/statm`) before, at the peak (every item "
-            "buffered), once drained with the channel still open, and then after glibc's "
-            "`malloc_trim(0)`.  The blocks come from `PyMem_RawMalloc`, that is `malloc`: "
-            "on its own, glibc hands freed memory back to the system only from the top "
-            "of its heap, where the open channel's last block stays; `malloc_trim(0)` "
-            "also releases the free pages below it.",
+            "buffered), and once drained with the channel still open.  The blocks come "
+            "from `PyMem_Malloc`: 512 bytes each, they fill pymalloc's arenas, which go "
+            "back to the system once empty.",
             "",
         ]
         if rss["error"]:
             lines += [f"Not measured: {rss['error']}.", ""]
         else:
-            figures = [rss[key] for key in ("before", "peak", "drained", "trimmed")]
+            figures = [rss[key] for key in ("before", "peak", "drained")]
             lines += [
                 _table(
-                    ["items", "its blocks", "before", "peak", "drained",
-                     "drained, then `malloc_trim(0)`"],
+                    ["items", "its blocks", "before", "peak", "drained"],
                     [[f"{rss['items']:,}", _bytes(rss["block_bytes"]),
-                      *("–" if figure is None else _bytes(figure) for figure in figures)]],
-                    {0, 1, 2, 3, 4, 5},
+                      *(_bytes(figure) for figure in figures)]],
+                    {0, 1, 2, 3, 4},
                 ),
                 "",
             ]

@@ -305,9 +305,9 @@ def test_bound_holds_under_threads_mixing_permits_and_sends(chan_module):
     tx, rx = chan_module.channel(capacity)
     over = []
 
-    def produce(seed):
+    def produce(seed, mine):
         rng = random.Random(seed)
-        with tx.clone() as mine:
+        with mine:
             for n in range(per_thread):
                 item = (seed, n)
                 way = rng.random()
@@ -325,7 +325,10 @@ def test_bound_holds_under_threads_mixing_permits_and_sends(chan_module):
                 else:
                     mine.blocking_send(item, timeout=WAIT)
 
-    workers = [threading.Thread(target=produce, args=(seed,)) for seed in range(threads)]
+    # Cloned here: a thread that started late would find tx closed.
+    workers = [
+        threading.Thread(target=produce, args=(seed, tx.clone())) for seed in range(threads)
+    ]
     for worker in workers:
         worker.start()
     tx.close()

@@ -114,12 +114,13 @@ def test_exact_after_many_producers(chan_module):
     tx, rx = chan_module.channel(16)
     per_thread, threads = 2000, 4
 
-    def produce():
-        with tx.clone() as mine:
+    def produce(mine):
+        with mine:
             for item in range(per_thread):
                 mine.blocking_send(item, timeout=WAIT)
 
-    workers = [threading.Thread(target=produce) for _ in range(threads)]
+    # Cloned here: a thread that started late would find tx closed.
+    workers = [threading.Thread(target=produce, args=(tx.clone(),)) for _ in range(threads)]
     for worker in workers:
         worker.start()
     tx.close()

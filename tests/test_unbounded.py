@@ -100,8 +100,8 @@ def test_many_producers_exact_accounting(chan_module):
     tx, rx = chan_module.unbounded_channel()
     threads, per_thread = 4, 250_000
 
-    def produce(tag):
-        with tx.clone() as mine:
+    def produce(tag, mine):
+        with mine:
             for start in range(0, per_thread, 64):
                 chunk = [(tag, n) for n in range(start, min(start + 64, per_thread))]
                 if start // 64 % 2:
@@ -110,7 +110,10 @@ def test_many_producers_exact_accounting(chan_module):
                     for item in chunk:
                         mine.try_send(item)
 
-    workers = [threading.Thread(target=produce, args=(tag,)) for tag in range(threads)]
+    # Cloned here: a thread that started late would find tx closed.
+    workers = [
+        threading.Thread(target=produce, args=(tag, tx.clone())) for tag in range(threads)
+    ]
     for worker in workers:
         worker.start()
     tx.close()

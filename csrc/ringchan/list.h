@@ -43,8 +43,8 @@
 
 #include "atomic.h"
 
-/* Blocks go through these so that an embedder's allocator (PyMem_RawMalloc,
-   which tracemalloc traces) sees them.  Any alignment that suits a pointer
+/* Blocks go through these so that an embedder's allocator (Python's, which
+   tracemalloc traces) serves them.  Any alignment that suits a pointer
    will do: the list pads instead of aligning. */
 #if defined(RC_LIST_MALLOC) != defined(RC_LIST_FREE)
 #error "define both RC_LIST_MALLOC and RC_LIST_FREE, or neither"

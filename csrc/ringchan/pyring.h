@@ -20,10 +20,15 @@
 
 #include "ring.h"
 
-/* An unbounded channel's blocks come from Python's raw allocator: it needs
-   no GIL, and tracemalloc traces it, so a test can see them come back. */
-#define RC_LIST_MALLOC(size) PyMem_RawMalloc(size)
-#define RC_LIST_FREE(p) PyMem_RawFree(p)
+/* An unbounded channel's blocks come from Python's object allocator.  A
+   block is 512 bytes, pymalloc's largest small size, so blocks fill arenas
+   that go back to the system once empty: the memory of a drained burst is
+   returned even while the channel stays open, which blocks from malloc are
+   not (glibc gives back only the top of its heap, where the channel's last
+   block sits).  tracemalloc traces it too.  It needs the thread attached
+   (the GIL held, on a GIL build), as every push and pop has it. */
+#define RC_LIST_MALLOC(size) PyMem_Malloc(size)
+#define RC_LIST_FREE(p) PyMem_Free(p)
 #include "list.h"
 
 typedef struct {
