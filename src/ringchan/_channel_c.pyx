@@ -1219,16 +1219,7 @@ cdef class Sender(_Handle):
             if permit is not _NOTHING:
                 core.abandon(waiter)
                 return permit
-            try:
-                woken = _wait(waiter, deadline)
-            except BaseException:
-                core.abandon(waiter)
-                raise
-            if woken:
-                core.leave(waiter)
-            else:
-                core.abandon(waiter)
-                expired = True
+            expired = not self.wait_turn(waiter, deadline)
 
     # --- weak handles --------------------------------------------------------------
 
@@ -1372,17 +1363,25 @@ cdef class Sender(_Handle):
                     # push refuse a send that has already succeeded.
                     return 0
                 continue
-            try:
-                woken = _wait(waiter, deadline)
-            except BaseException:
-                core.abandon(waiter)
-                raise
-            if woken:
-                core.leave(waiter)
-            else:
-                # One last try without waiting, in case room came at the end.
-                core.abandon(waiter)
-                expired = True
+            expired = not self.wait_turn(waiter, deadline)
+
+    @cython.final
+    cdef bint wait_turn(self, _Waiter waiter, double deadline) except -1:
+        """Wait, parked for room, until woken (True) or the deadline (False);
+        unregistered either way, a wake-up got meanwhile passed on."""
+        cdef _Core core = self.core
+        try:
+            woken = _wait(waiter, deadline)
+        except BaseException:
+            core.abandon(waiter)
+            raise
+        if woken:
+            core.leave(waiter)
+        else:
+            # The caller makes one last try without waiting, in case room
+            # came at the end.
+            core.abandon(waiter)
+        return woken
 
     async def wait_closed(self):
         """Return once the receiver is closed: the producers' signal to stop."""

@@ -830,17 +830,23 @@ class Sender(_Handle, Generic[_T]):
             if waiter is None:
                 raise send_timeout(items[0] if single else items[sent:], single)
             ticket = waiter.ticket
-            try:
-                woken = waiter.wait(deadline)
-            except BaseException:
-                self._abandon(waiter)
-                raise
-            if woken:
-                self._core.leave(waiter)
-            else:
-                # One last try without waiting, in case room came at the end.
-                self._abandon(waiter)
-                expired = True
+            expired = not self._wait_turn(waiter, deadline)
+
+    def _wait_turn(self, waiter: _ThreadWaiter, deadline: Optional[float]) -> bool:
+        """Wait, parked for room, until woken (True) or the deadline (False);
+        unregistered either way, a wake-up got meanwhile passed on."""
+        try:
+            woken = waiter.wait(deadline)
+        except BaseException:
+            self._abandon(waiter)
+            raise
+        if woken:
+            self._core.leave(waiter)
+        else:
+            # The caller makes one last try without waiting, in case room
+            # came at the end.
+            self._abandon(waiter)
+        return woken
 
     # --- permits ---------------------------------------------------------------
 
@@ -905,16 +911,7 @@ class Sender(_Handle, Generic[_T]):
             if waiter is None:
                 raise TimeoutError(_messages.RESERVE_TIMEOUT)
             ticket = waiter.ticket
-            try:
-                woken = waiter.wait(deadline)
-            except BaseException:
-                self._abandon(waiter)
-                raise
-            if woken:
-                self._core.leave(waiter)
-            else:
-                self._abandon(waiter)
-                expired = True
+            expired = not self._wait_turn(waiter, deadline)  # type: ignore[arg-type]
 
     def _check_count(self, count: Any) -> int:
         count = check_max_items(count, "count")
