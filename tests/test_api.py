@@ -384,3 +384,17 @@ def test_per_item_methods_refuse_keywords(chan_module, call):
     assert len(tx) == 0
     tx.try_send(1)
     assert rx.try_recv_many(2) == [1]
+
+
+def test_handles_cannot_be_pickled_or_copied(chan_module):
+    import copy
+    import pickle
+
+    tx, rx = chan_module.channel(2)
+    permit = tx.try_reserve()
+    for handle in (tx, rx, tx.downgrade(), permit, *chan_module.oneshot()):
+        for how in (pickle.dumps, copy.copy, copy.deepcopy):
+            with pytest.raises(TypeError, match="lives in one process"):
+                how(handle)
+    tx.try_send("still usable")
+    assert rx.try_recv() == "still usable"

@@ -82,3 +82,13 @@ def test_default_is_the_c_channel_and_never_a_silent_fallback():
         f"visible error, and it is):\n{proc.stderr}"
     )
     assert proc.stdout.strip() == "ok"
+
+
+def test_command_line_version(capsys):
+    import ringchan
+    import ringchan.__main__
+
+    with pytest.raises(SystemExit) as info:
+        ringchan.__main__.main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"ringchan {ringchan.__version__}\n"

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from . import _bench
+from . import __version__, _bench
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -15,6 +15,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         prog="python -m ringchan",
         description="ringchan: a bounded MPSC channel for asyncio and threads.",
     )
+    parser.add_argument("--version", action="version", version=f"ringchan {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _bench.add_command(commands)
     if argv is None:

@@ -1024,6 +1024,9 @@ cdef class _Handle:
     def __cinit__(self, _Core core not None):
         self.core = core
 
+    def __reduce__(self):
+        raise TypeError(_messages.ONE_PROCESS)
+
     def __repr__(self):
         state = "closed" if self.is_closed else "open"
         return (
@@ -1737,6 +1740,9 @@ cdef class Permit:
     def __repr__(self):
         return f"<ringchan.Permit slots={self.left}>"
 
+    def __reduce__(self):
+        raise TypeError(_messages.ONE_PROCESS)
+
     def __len__(self):
         """Slots left to send into."""
         return self.left
@@ -1832,6 +1838,9 @@ cdef class WeakSender:
 
     def __repr__(self):
         return f"<ringchan.WeakSender senders={rc_load_acquire(&self.core.senders)}>"
+
+    def __reduce__(self):
+        raise TypeError(_messages.ONE_PROCESS)
 
     def upgrade(self):
         """A new :class:`Sender` while any sender is open, else None."""

@@ -551,6 +551,9 @@ class _Handle:
     def __init__(self, core: _Core) -> None:
         self._core = core
 
+    def __reduce__(self) -> Any:
+        raise TypeError(_messages.ONE_PROCESS)
+
     def __repr__(self) -> str:
         state = "closed" if self.is_closed else "open"
         return (
@@ -1238,6 +1241,9 @@ class Permit(Generic[_T]):
     def __repr__(self) -> str:
         return f"<ringchan.Permit slots={self._left}>"
 
+    def __reduce__(self) -> Any:
+        raise TypeError(_messages.ONE_PROCESS)
+
     def __len__(self) -> int:
         """Slots left to send into."""
         return self._left
@@ -1301,6 +1307,9 @@ class WeakSender(Generic[_T]):
 
     def __repr__(self) -> str:
         return f"<ringchan.WeakSender senders={self._core.senders}>"
+
+    def __reduce__(self) -> Any:
+        raise TypeError(_messages.ONE_PROCESS)
 
     def upgrade(self) -> Optional[Sender[_T]]:
         """A new :class:`Sender` while any sender is open, else None."""

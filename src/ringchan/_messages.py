@@ -31,6 +31,11 @@ NOT_PEEKED = (
 REUSED = "this awaitable was already awaited; call the method again for a new one"
 
 
+ONE_PROCESS = (
+    "a ringchan channel lives in one process, so its handles cannot be pickled "
+    "or copied: clone() a Sender to share it among threads and event loops; "
+    "between processes, use a multiprocessing queue"
+)
 RESERVE_TIMEOUT = "timed out waiting for room to reserve; nothing was reserved"
 PERMIT_USED = "this permit has no slot left: it was used or released"
 
@@ -39,7 +44,7 @@ def no_room(count: int, capacity: object) -> str:
     """The message of :class:`Full` from ``try_reserve_many``."""
     slots = "a slot" if count == 1 else f"{count} slots"
     return (
-        f"no room to reserve {slots} in the channel ({capacity} items); "
+        f"no room to reserve {slots} in the channel (capacity {capacity}); "
         "use reserve() or blocking_reserve() to wait"
     )
 
@@ -52,7 +57,7 @@ def too_many_slots(count: int, capacity: int) -> str:
 def full(capacity: int) -> str:
     """The message of :class:`Full` for a channel of *capacity* items."""
     return (
-        f"the channel is full ({capacity} items); the item was not sent: "
+        f"the channel is full (capacity {capacity}); the item was not sent: "
         "use send() or blocking_send() to wait for room"
     )
 

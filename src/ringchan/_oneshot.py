@@ -37,6 +37,9 @@ class OneshotSender(Generic[_T]):
         state = "closed" if self.is_closed else "open"
         return f"<ringchan.OneshotSender {state}>"
 
+    def __reduce__(self) -> Any:
+        raise TypeError(_messages.ONE_PROCESS)
+
     @property
     def is_closed(self) -> bool:
         """True once :meth:`send` can no longer succeed."""
@@ -82,6 +85,9 @@ class OneshotReceiver(Generic[_T]):
     def __repr__(self) -> str:
         state = "received" if self._received else "closed" if self._rx.is_closed else "open"
         return f"<ringchan.OneshotReceiver {state}>"
+
+    def __reduce__(self) -> Any:
+        raise TypeError(_messages.ONE_PROCESS)
 
     @property
     def is_closed(self) -> bool:
