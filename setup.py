@@ -7,7 +7,8 @@ fails the install: never a silent fallback to the far slower pure twin.
 
 RINGCHAN_SANITIZE takes a comma-separated list of sanitizers (e.g.
 ``address,undefined`` or ``thread``) and builds the extension with them and
-with debug info, for local runs only.
+with debug info, for local runs only.  Other builds leave debug info out
+(the interpreter's own flags would put it in), unless RINGCHAN_DEBUG=1.
 """
 
 import os
@@ -21,6 +22,7 @@ NO_EXTENSIONS = (
     or sys.implementation.name != "cpython"
 )
 SANITIZE = os.environ.get("RINGCHAN_SANITIZE", "").strip()
+DEBUG = bool(os.environ.get("RINGCHAN_DEBUG"))
 
 
 def extensions():
@@ -36,6 +38,10 @@ def extensions():
         flags = [f"-fsanitize={SANITIZE}", "-fno-sanitize-recover=all"]
         compile_args += [*flags, "-g", "-O1", "-fno-omit-frame-pointer"]
         link_args += flags
+    elif DEBUG:
+        compile_args += ["-g"] if sys.platform != "win32" else ["/Zi"]
+    elif sys.platform != "win32":
+        compile_args += ["-g0"]
     ext = Extension(
         "ringchan._channel_c",
         ["src/ringchan/_channel_c.pyx"],
