@@ -338,14 +338,14 @@ def test_a_cycle_through_handed_back_items_is_collected(chan_module, run):
     node.tx = tx
     probe = weakref.ref(node)
 
-    async def main():
+    async def main(tx, rx, node):
         await tx.send(node)
         step = asyncio.ensure_future(rx.batches(2, WAIT).__anext__())
         await settle()
         step.cancel()
         await asyncio.wait({step}, timeout=WAIT)
 
-    run(main())
+    run(main(tx, rx, node))
     assert len(rx) == 1  # held ahead of the ring now
     del node, rx, tx
     gc.collect()

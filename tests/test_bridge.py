@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import queue
 import threading
@@ -135,7 +134,7 @@ def test_closing_the_receiver_stops_the_worker_and_closes_the_iterable(chan_modu
 def test_dropping_the_receiver_stops_the_worker(chan_module):
     source = Source(1_000_000)
     rx = chan_module.from_iterable(iter(source), capacity=2)
-    wait_until(lambda: len(rx) == 2)
+    wait_until(lambda: source.produced == 3)  # two buffered, one in a waiting send
     del rx
     gc.collect()
     source.join()
