@@ -339,7 +339,9 @@ cdef class _Core:
     cdef unsigned long long peeked  # 1 + the stream position peek() last returned, or 0
     cdef tuple end_error  # (exception, traceback) that ended the stream, or None
     cdef rc_atomic_u64 wakeups  # wake-ups sent to another thread
-    cdef Py_ssize_t reserved  # slots held by permits (mutex); the ring is gated while > 0
+    # Slots held by permits: written under the mutex, read without it only
+    # as a hint (room); the ring is gated while it is not 0.
+    cdef rc_atomic_u64 reserved
     cdef rc_atomic_u64 weak_senders  # WeakSender handles alive
 
     def __cinit__(self, Py_ssize_t capacity):
@@ -368,7 +370,8 @@ cdef class _Core:
 
     cdef inline Py_ssize_t room(self) noexcept:
         """Items a send may enqueue now, permits counted (a snapshot)."""
-        return self.capacity - <Py_ssize_t>rcpy_buf_len(&self.buf) - self.reserved
+        return (self.capacity - <Py_ssize_t>rcpy_buf_len(&self.buf)
+                - <Py_ssize_t>rc_load_relaxed(&self.reserved))
 
     cdef inline Py_ssize_t buffered(self) noexcept:
         """Items still to receive: the ring's and any handed back."""
@@ -455,7 +458,8 @@ cdef class _Core:
         if not rcpy_buf_gated(&self.buf):
             rcpy_mutex_unlock(&self.lock)
             return -1
-        room = self.capacity - <Py_ssize_t>rc_ring_gated_len(self.buf.ring) - self.reserved
+        room = (self.capacity - <Py_ssize_t>rc_ring_gated_len(self.buf.ring)
+                - <Py_ssize_t>rc_load_relaxed(&self.reserved))
         while pushed < n and pushed < room:
             item = PyList_GET_ITEM(items, start + pushed)
             Py_IncRef(item)
@@ -471,6 +475,7 @@ cdef class _Core:
         Closed if sends through tx must fail."""
         cdef bint refused
         cdef bint done = False
+        cdef Py_ssize_t reserved
         rcpy_mutex_lock(&self.lock)
         refused = _flag(&tx.closed) or _flag(&self.rx_closed)
         if not refused and self.buf.list != NULL:
@@ -478,10 +483,11 @@ cdef class _Core:
         elif not refused:
             # Gated first: from then on the count below is exact.
             rc_ring_gate(self.buf.ring)
-            if self.capacity - <Py_ssize_t>rc_ring_gated_len(self.buf.ring) - self.reserved >= count:
-                self.reserved += count
+            reserved = <Py_ssize_t>rc_load_relaxed(&self.reserved)
+            if self.capacity - <Py_ssize_t>rc_ring_gated_len(self.buf.ring) - reserved >= count:
+                rc_store_relaxed(&self.reserved, reserved + count)
                 done = True
-            elif self.reserved == 0:
+            elif reserved == 0:
                 rc_ring_ungate(self.buf.ring)
         rcpy_mutex_unlock(&self.lock)
         if refused:
@@ -490,10 +496,12 @@ cdef class _Core:
 
     cdef Py_ssize_t unreserve(self, Py_ssize_t count) noexcept:
         """Give count reserved slots back (mutex held); the gate opens with the last."""
+        cdef uint64_t reserved
         if self.buf.list != NULL:
             return count
-        self.reserved -= count
-        if self.reserved == 0:
+        reserved = rc_load_relaxed(&self.reserved) - count
+        rc_store_relaxed(&self.reserved, reserved)
+        if reserved == 0:
             rc_ring_ungate(self.buf.ring)
         return count
 
