@@ -64,6 +64,8 @@ def extensions():
             "boundscheck": False,
             "wraparound": False,
             "embedsignature": True,
+            # As argument clinic writes it, so that inspect.signature reads it.
+            "embedsignature.format": "clinic",
         },
     )
 

@@ -1286,7 +1286,12 @@ class Permit(Generic[_T]):
     def __enter__(self) -> "Permit[_T]":
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(
+        self,
+        exc_type: Optional[type],
+        exc: Optional[BaseException],
+        tb: Optional["TracebackType"],
+    ) -> None:
         self.release()
 
     def __del__(self) -> None:
