@@ -37,6 +37,7 @@ from typing import (
     List,
     Optional,
     Sequence,
+    Set,
     Tuple,
     TypeVar,
     Union,
@@ -221,7 +222,7 @@ class _Core:
         self.tickets = itertools.count(1)
         self.closed_waiters: List[_LoopWaiter] = []
         #: Slots where a failed wake-up left a waiter registered.
-        self.owed: set = set()
+        self.owed: Set[int] = set()
         #: Items handed back by Receiver._unget, received before buf's.
         self.stash: Deque[Any] = deque()
         #: Items received so far: the stream position of the next one.
@@ -562,7 +563,7 @@ class _Handle:
         )
 
     @property
-    def capacity(self) -> int:
+    def capacity(self) -> Optional[int]:
         """How many items the channel buffers at most; None if unbounded."""
         return self._core.capacity
 
@@ -907,21 +908,21 @@ class Sender(_Handle, Generic[_T]):
         expired = False
         while True:
             permit, waiter = self._reserve_or_park(
-                1, None if expired else _ThreadWaiter, ticket  # type: ignore[arg-type]
+                1, None if expired else _ThreadWaiter, ticket
             )
             if permit is not None:
                 return permit
             if waiter is None:
                 raise TimeoutError(_messages.RESERVE_TIMEOUT)
             ticket = waiter.ticket
-            expired = not self._wait_turn(waiter, deadline)  # type: ignore[arg-type]
+            expired = not self._wait_turn(waiter, deadline)
 
     def _check_count(self, count: Any) -> int:
-        count = check_max_items(count, "count")
+        slots = check_max_items(count, "count")
         capacity = self._core.capacity
-        if capacity is not None and count > capacity:
-            raise ValueError(_messages.too_many_slots(count, capacity))
-        return count
+        if capacity is not None and slots > capacity:
+            raise ValueError(_messages.too_many_slots(slots, capacity))
+        return slots
 
     async def _reserve(self, count: int) -> "Permit[_T]":
         permit, _ = self._reserve_or_park(count, None, 0)
@@ -1185,7 +1186,7 @@ class Receiver(_Handle, Generic[_T]):
         self, max_items: int, deadline: Optional[float], peek: bool = False
     ) -> List[Any]:
         while True:
-            items, waiter = self._take_or_park(max_items, _ThreadWaiter, False, peek)  # type: ignore[arg-type]
+            items, waiter = self._take_or_park(max_items, _ThreadWaiter, False, peek)
             if items is not None:
                 return items
             assert waiter is not None

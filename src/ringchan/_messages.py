@@ -54,7 +54,7 @@ def too_many_slots(count: int, capacity: int) -> str:
     return f"cannot reserve {count} slots in a channel of {capacity}: count must be at most the capacity"
 
 
-def full(capacity: int) -> str:
+def full(capacity: object) -> str:
     """The message of :class:`Full` for a channel of *capacity* items."""
     return (
         f"the channel is full (capacity {capacity}); the item was not sent: "

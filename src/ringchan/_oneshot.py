@@ -44,7 +44,7 @@ class OneshotSender(Generic[_T]):
     def is_closed(self) -> bool:
         """True once :meth:`send` can no longer succeed."""
         slot = self._slot
-        return not slot or slot[0].is_closed  # type: ignore[no-any-return]
+        return not slot or bool(slot[0].is_closed)
 
     def send(self, value: _T) -> None:
         """Send *value*; never waits, from any thread or event loop.

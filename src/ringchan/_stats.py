@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 __all__ = ("ChannelStats",)
 
@@ -32,8 +33,8 @@ class ChannelStats:
     received: int
     #: Items buffered now: sent but not yet received.
     buffered: int
-    #: The channel's capacity.
-    capacity: int
+    #: The channel's capacity; None for an unbounded channel.
+    capacity: Optional[int]
     #: Open sender handles.
     senders: int
     #: Tasks and threads waiting for room.
