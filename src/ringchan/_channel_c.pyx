@@ -386,7 +386,7 @@ cdef class _Core:
         # The flags first: a sender closes after publishing its last item.
         if rc_load_acquire(&self.senders) != 0 and not _flag(&self.rx_closed):
             return False
-        return rcpy_buf_len(&self.buf) == 0 and rc_load_relaxed(&self.stashed) == 0
+        return self.buffered() == 0
 
     cdef object end(self, _OpKind mode):
         """Raise the end of the stream for a receive of kind mode."""
@@ -1166,19 +1166,19 @@ cdef class Sender(_Handle):
     @cython.always_allow_keywords(False)
     def try_reserve(self):
         """Reserve one slot now, or raise :class:`Full` (or :class:`Closed`)."""
-        permit = self.reserve_now(1)
-        if permit is _NOTHING:
-            raise Full(_messages.no_room(1, self.core.capacity))
-        return permit
+        return self.reserve_or_full(1)
 
     @cython.binding(False)
     @cython.always_allow_keywords(False)
     def try_reserve_many(self, count):
         """Reserve *count* slots now, all or none, or raise :class:`Full`."""
-        cdef Py_ssize_t n = self.slots(count)
-        permit = self.reserve_now(n)
+        return self.reserve_or_full(self.slots(count))
+
+    @cython.final
+    cdef object reserve_or_full(self, Py_ssize_t count):
+        permit = self.reserve_now(count)
         if permit is _NOTHING:
-            raise Full(_messages.no_room(n, self.core.capacity))
+            raise Full(_messages.no_room(count, self.core.capacity))
         return permit
 
     @cython.binding(False)
@@ -1188,19 +1188,19 @@ cdef class Sender(_Handle):
 
         If the await is cancelled, nothing was reserved.
         """
-        cdef _Op op = self.new_op(RESERVE)
-        op.tx = self
-        op.max_items = 1
-        return op
+        return self.reserve_op(1)
 
     @cython.binding(False)
     @cython.always_allow_keywords(False)
     def reserve_many(self, count):
         """Reserve *count* slots at once, waiting until all are free."""
-        cdef Py_ssize_t n = self.slots(count)
+        return self.reserve_op(self.slots(count))
+
+    @cython.final
+    cdef _Op reserve_op(self, Py_ssize_t count):
         cdef _Op op = self.new_op(RESERVE)
         op.tx = self
-        op.max_items = n
+        op.max_items = count
         return op
 
     @cython.binding(False)
