@@ -36,7 +36,7 @@ import scaling
 import sweep
 from peers import BASELINES, PEERS
 
-from ringchan._bench import (
+from ringchan.bench.cli import (
     add_options,
     command_line,
     document,
@@ -45,9 +45,9 @@ from ringchan._bench import (
     settings_from,
     workloads_from,
 )
-from ringchan._subjects import IMPLEMENTATIONS, Subject
-from ringchan._suite import Progress, Suite
-from ringchan._workloads import BenchError, LoopFactory, loop_factory
+from ringchan.bench.subjects import IMPLEMENTATIONS, Subject
+from ringchan.bench.suite import Progress, Suite
+from ringchan.bench.workloads import BenchError, LoopFactory, loop_factory
 
 PROG = "benchmarks/compare.py"
 

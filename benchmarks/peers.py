@@ -17,8 +17,8 @@ import queue
 from time import perf_counter
 from typing import Any, Dict, List
 
-from ringchan._subjects import Subject
-from ringchan._workloads import BenchError, Items, Pipe, paired
+from ringchan.bench.subjects import Subject
+from ringchan.bench.workloads import BenchError, Items, Pipe, paired
 
 __all__ = ("BASELINES", "PEERS")
 

@@ -15,8 +15,8 @@ import heap
 import scaling_report
 import sweep
 
-from ringchan._suite import si
-from ringchan._workloads import WORKLOADS
+from ringchan.bench.suite import si
+from ringchan.bench.workloads import WORKLOADS
 
 __all__ = ("TARGETS", "Target", "chart", "markdown", "target_rows")
 

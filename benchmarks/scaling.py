@@ -65,10 +65,10 @@ with warnings.catch_warnings(record=True) as _IMPORT_WARNINGS:
         scaling_workload,
     )
 
-    from ringchan._bench import command_line
-    from ringchan._subjects import IMPLEMENTATIONS
-    from ringchan._suite import measure, si
-    from ringchan._workloads import WORKLOADS, BenchError, Settings, Workload, loop_factory
+    from ringchan.bench.cli import command_line
+    from ringchan.bench.subjects import IMPLEMENTATIONS
+    from ringchan.bench.suite import measure, si
+    from ringchan.bench.workloads import WORKLOADS, BenchError, Settings, Workload, loop_factory
 
 __all__ = ("CHANNELS", "Channel", "Plan", "main", "producer_counts", "run")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from ringchan._suite import si
+from ringchan.bench.suite import si
 
 __all__ = ("TARGETS", "ScalingTarget", "draw", "markdown", "panel_count", "target_rows")
 

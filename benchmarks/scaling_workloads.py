@@ -19,7 +19,7 @@ database is checked at the end: as many rows as lines, and the sum of their
 ids, so every item was stored exactly once.
 
 The helpers that run threads and loops under a timeout are those of the
-other workloads (``ringchan._workloads``), so a hang or a failure is
+other workloads (``ringchan.bench.workloads``), so a hang or a failure is
 reported the same way.
 """
 
@@ -33,7 +33,7 @@ from functools import partial
 from time import perf_counter
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
-from ringchan._workloads import (
+from ringchan.bench.workloads import (
     BenchError,
     LoopFactory,
     Settings,

@@ -4,7 +4,7 @@ One thread calls ``blocking_send()`` for each item; an asyncio task receives
 them with a plain ``recv_many(size)`` loop, or iterates
 ``rx.batches(size, max_wait)``.  Each consumer is measured at every channel
 capacity of :data:`CAPACITIES` and every size of :data:`SIZES`, all of them
-in the same rounds (one row of a :class:`~ringchan._suite.Suite`), so that
+in the same rounds (one row of a :class:`~ringchan.bench.suite.Suite`), so that
 drift in the machine's speed falls on every cell alike.  The table is
 items/s of the whole pipeline, what a guide to choosing the two can quote.
 ``compare.py`` runs it for the report (``--sweep-repeat``).
@@ -15,9 +15,9 @@ from __future__ import annotations
 from functools import partial
 from typing import IO, Any, Dict, List, Optional
 
-from ringchan._subjects import IMPLEMENTATIONS
-from ringchan._suite import Progress, Suite, si
-from ringchan._workloads import (
+from ringchan.bench.subjects import IMPLEMENTATIONS
+from ringchan.bench.suite import Progress, Suite, si
+from ringchan.bench.workloads import (
     BATCH_WAIT,
     LoopFactory,
     Settings,

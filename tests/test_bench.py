@@ -27,9 +27,9 @@ from typing import Any, Dict, Iterator, List
 import pytest
 
 import ringchan._channel_py as _channel_py
-from ringchan._subjects import RingchanPipe, Subject
-from ringchan._suite import Progress, Suite, measure
-from ringchan._workloads import WORKLOADS, BenchError, Settings, loop_factory
+from ringchan.bench.subjects import RingchanPipe, Subject
+from ringchan.bench.suite import Progress, Suite, measure
+from ringchan.bench.workloads import WORKLOADS, BenchError, Settings, loop_factory
 
 NO_EXTENSIONS = bool(os.environ.get("RINGCHAN_NO_EXTENSIONS"))
 SRC = Path(_channel_py.__file__).resolve().parents[1]

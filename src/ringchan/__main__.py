@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from . import __version__, _bench
+from . import __version__
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -17,7 +17,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     parser.add_argument("--version", action="version", version=f"ringchan {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    _bench.add_command(commands)
+    from .bench import cli
+
+    cli.add_command(commands)
     if argv is None:
         argv = sys.argv[1:]
     args = parser.parse_args(argv)

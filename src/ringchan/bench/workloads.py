@@ -535,7 +535,7 @@ class Workload:
     unit: str = "items/s"
     #: Whether it sends and receives in batches, where a channel has a batch API.
     batched: bool = False
-    #: The workload whose rounds it joins (see :class:`ringchan._suite.Suite`),
+    #: The workload whose rounds it joins (see :class:`ringchan.bench.suite.Suite`),
     #: that of the hand-written code a feature is compared with, so that the
     #: two are measured side by side; None: rounds of its own.
     group: Optional[str] = None

@@ -14,8 +14,8 @@ from importlib import metadata
 from time import perf_counter
 from typing import Any, Callable, Dict, Optional, Type
 
-from ._errors import Closed
-from ._workloads import BenchError, Items, Pipe, paired
+from .._errors import Closed
+from .workloads import BenchError, Items, Pipe, paired
 
 __all__ = ("IMPLEMENTATIONS", "RingchanPipe", "Subject")
 

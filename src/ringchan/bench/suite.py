@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence
 
-from ._subjects import Subject
-from ._workloads import BenchError, LoopFactory, Pipe, Settings, Workload
+from .subjects import Subject
+from .workloads import BenchError, LoopFactory, Pipe, Settings, Workload
 
 __all__ = (
     "Cell",

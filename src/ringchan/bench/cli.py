@@ -1,7 +1,7 @@
 """The ``bench`` command: ringchan's implementations side by side, per workload.
 
-The workloads are in :mod:`ringchan._workloads`, the measuring in
-:mod:`ringchan._suite`; this module holds the command line, which
+The workloads are in :mod:`ringchan.bench.workloads`, the measuring in
+:mod:`ringchan.bench.suite`; this module holds the command line, which
 ``benchmarks/compare.py`` shares (:func:`add_options`) to measure ringchan
 against other libraries.
 """
@@ -15,10 +15,10 @@ import sys
 from importlib import metadata
 from typing import Any, Dict, List, Sequence
 
-from ._args import MAX_CAPACITY
-from ._subjects import IMPLEMENTATIONS, Subject
-from ._suite import Cell, Progress, Suite, machine, si
-from ._workloads import LOOPS, WORKLOADS, BenchError, LoopFactory, Settings, Workload, loop_factory
+from .._args import MAX_CAPACITY
+from .subjects import IMPLEMENTATIONS, Subject
+from .suite import Cell, Progress, Suite, machine, si
+from .workloads import LOOPS, WORKLOADS, BenchError, LoopFactory, Settings, Workload, loop_factory
 
 __all__ = (
     "add_command",
