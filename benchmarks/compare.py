@@ -26,9 +26,10 @@ import argparse
 import datetime
 import json
 import sys
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
 
 import heap
 import report
@@ -70,16 +71,14 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         choices=list(PEERS),
         metavar="NAME",
-        help="compare with this peer; repeat the option for several "
-        "(default: every installed one)",
+        help="compare with this peer; repeat the option for several (default: every installed one)",
     )
     parser.add_argument(
         "--out",
         type=Path,
         default=RESULTS,
         metavar="DIR",
-        help="directory for the report (default: the results/ directory beside "
-        "this script)",
+        help="directory for the report (default: the results/ directory beside this script)",
     )
     parser.add_argument(
         "--heap-items",
@@ -112,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _installed(subjects: Sequence[Subject], missing: Dict[str, str]) -> List[Subject]:
+def _installed(subjects: Sequence[Subject], missing: dict[str, str]) -> list[Subject]:
     """The subjects that import; the others go into *missing* with the reason."""
     found = []
     for subject in subjects:
@@ -127,7 +126,7 @@ def _installed(subjects: Sequence[Subject], missing: Dict[str, str]) -> List[Sub
     return found
 
 
-def _loops(names: Sequence[str], missing: Dict[str, str]) -> Dict[str, LoopFactory]:
+def _loops(names: Sequence[str], missing: dict[str, str]) -> dict[str, LoopFactory]:
     loops = {}
     for name in names:
         try:
@@ -137,7 +136,7 @@ def _loops(names: Sequence[str], missing: Dict[str, str]) -> Dict[str, LoopFacto
     return loops
 
 
-def _write_chart(doc: Dict[str, Any], out: Path, versions: Dict[str, str]) -> Optional[str]:
+def _write_chart(doc: dict[str, Any], out: Path, versions: dict[str, str]) -> str | None:
     """Draw the chart; its file name, or None (and no stale file) without matplotlib."""
     path = out / "chart.png"
     try:
@@ -149,12 +148,12 @@ def _write_chart(doc: Dict[str, Any], out: Path, versions: Dict[str, str]) -> Op
     return path.name
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the comparison with *argv* (default ``sys.argv[1:]``); the exit status."""
     if argv is None:
         argv = sys.argv[1:]
     args = _parser().parse_args(argv)
-    missing: Dict[str, str] = {}
+    missing: dict[str, str] = {}
     peers = [PEERS[key] for key in dict.fromkeys(args.peer or PEERS)]
     subjects = [
         *IMPLEMENTATIONS.values(),
@@ -165,8 +164,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         suite = Suite(workloads_from(args), subjects, loops, settings_from(args), args.repeat)
     except (ImportError, BenchError) as exc:
-        print(f"{PROG}: error: ringchan does not import: {exc}; build it first "
-              "(pip install .)", file=sys.stderr)
+        print(
+            f"{PROG}: error: ringchan does not import: {exc}; build it first (pip install .)",
+            file=sys.stderr,
+        )
         return 1
     for _ in suite.run(Progress(sys.stderr, suite.total())):
         pass
@@ -174,8 +175,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.sweep_repeat > 0 and loops:
         loop, new_loop = next(iter(loops.items()))
         print(f"capacity × batch size sweep, on {loop}", file=sys.stderr)
-        doc["sweep"] = sweep.run(settings_from(args), args.sweep_repeat, loop, new_loop,
-                                 sys.stderr)
+        doc["sweep"] = sweep.run(settings_from(args), args.sweep_repeat, loop, new_loop, sys.stderr)
     if args.heap_items > 0:
         print(f"heap checks: {args.heap_items:,} items each, traced", file=sys.stderr)
         doc["heap"] = heap.check(args.heap_items)
@@ -185,10 +185,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.scaling_repeat > 0:
         # Under this interpreter and each --python, which also runs the
         # workloads above (C and pure) for the free-threading targets.
-        print("scaling and pipeline: this interpreter" + "".join(f", {p}" for p in args.python),
-              file=sys.stderr)
-        plan = scaling.plan_from(args, quick_items=args.items, quick_samples=args.samples,
-                                 quick_loops=tuple(loops))
+        print(
+            "scaling and pipeline: this interpreter" + "".join(f", {p}" for p in args.python),
+            file=sys.stderr,
+        )
+        plan = scaling.plan_from(
+            args, quick_items=args.items, quick_samples=args.samples, quick_loops=tuple(loops)
+        )
         try:
             doc["scaling"] = scaling.run(
                 scaling.interpreters_from(args, quick=True), plan, sys.stderr
@@ -201,7 +204,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    versions: Dict[str, str] = {}
+    versions: dict[str, str] = {}
     chart_file = _write_chart(doc, out, versions)
     note = "No chart: matplotlib is " + INSTALL_HINT + "."
     (out / "REPORT.md").write_text(
@@ -223,16 +226,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     status = report_errors(suite.cells, PROG)
     for result in doc.get("sweep", {}).get("results", []):
         if result["error"]:
-            print(f"{PROG}: error: sweep, {result['workload']}: {result['error']}",
-                  file=sys.stderr)
+            print(f"{PROG}: error: sweep, {result['workload']}: {result['error']}", file=sys.stderr)
             status = 1
     if doc.get("rss", {}).get("error"):
         print(f"{PROG}: error: RSS check: {doc['rss']['error']}", file=sys.stderr)
         status = 1
     for result in doc.get("scaling", {}).get("results", []):
         if result["error"]:
-            print(f"{PROG}: error: {result['workload']}, {result['label']}: {result['error']}",
-                  file=sys.stderr)
+            print(
+                f"{PROG}: error: {result['workload']}, {result['label']}: {result['error']}",
+                file=sys.stderr,
+            )
             status = 1
     return status
 

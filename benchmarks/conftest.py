@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+from collections.abc import Callable, Iterator
 from types import ModuleType
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 

@@ -34,8 +34,9 @@ import subprocess
 import sys
 import threading
 import tracemalloc
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 #: The bounded channel's capacity in the checks of :data:`CHECKS`.
 CAPACITY = 1024
@@ -55,10 +56,10 @@ RSS_ITEMS = 2**21 * BLOCK_ITEMS
 _WARM_UP = 10_000
 
 #: The items of one check: those of the warm-up, then the counted ones.
-Items = Tuple[List[int], List[int]]
+Items = tuple[list[int], list[int]]
 
 #: Opens the channel of one check: ``(tx, rx)``.
-Opener = Callable[[], Tuple[Any, Any]]
+Opener = Callable[[], tuple[Any, Any]]
 
 #: ``check(open_channel, items, mark) -> items received``; it calls *mark*
 #: once the warm-up is through, and a burst check again once drained.
@@ -147,9 +148,7 @@ def _burst_same_loop(open_channel: Opener, items: Items, mark: Callable[[], None
     return asyncio.run(main())
 
 
-def _burst_thread_to_asyncio(
-    open_channel: Opener, items: Items, mark: Callable[[], None]
-) -> int:
+def _burst_thread_to_asyncio(open_channel: Opener, items: Items, mark: Callable[[], None]) -> int:
     """A thread calls ``blocking_send()`` for a whole burst and ends, then a
     task receives it all; the warm-up's, then the counted one."""
 
@@ -169,26 +168,26 @@ def _burst_thread_to_asyncio(
 
 
 #: The workloads checked on the bounded channel, by the name the report gives them.
-CHECKS: Dict[str, Check] = {
+CHECKS: dict[str, Check] = {
     "same-loop": _same_loop,
     "thread-to-asyncio": _thread_to_asyncio,
 }
 
 #: The bursts checked on an unbounded channel, by the same names.
-BURSTS: Dict[str, Check] = {
+BURSTS: dict[str, Check] = {
     "same-loop": _burst_same_loop,
     "thread-to-asyncio": _burst_thread_to_asyncio,
 }
 
 
-def check(count: int) -> List[Dict[str, Any]]:
+def check(count: int) -> list[dict[str, Any]]:
     """Run every check on the C channel with *count* items, those of
     :data:`CHECKS` on a bounded channel, then those of :data:`BURSTS` on an
     unbounded one; a result dict each."""
     from ringchan._channel_c import channel, unbounded_channel
 
     items = (list(range(_WARM_UP)), list(range(_WARM_UP, _WARM_UP + count)))
-    plan: List[Tuple[str, bool, Check, Opener]] = [
+    plan: list[tuple[str, bool, Check, Opener]] = [
         *((name, False, run, partial(channel, CAPACITY)) for name, run in CHECKS.items()),
         *((name, True, run, unbounded_channel) for name, run in BURSTS.items()),
     ]
@@ -196,9 +195,9 @@ def check(count: int) -> List[Dict[str, Any]]:
     for name, unbounded, run, open_channel in plan:
         # (current, peak) of the traced memory at each mark; the peak is
         # reset at the first, the baseline.
-        marks: List[Tuple[int, int]] = []
+        marks: list[tuple[int, int]] = []
 
-        def mark(marks: List[Tuple[int, int]] = marks) -> None:
+        def mark(marks: list[tuple[int, int]] = marks) -> None:
             if not marks:
                 tracemalloc.reset_peak()
             marks.append(tracemalloc.get_traced_memory())
@@ -231,7 +230,7 @@ def _rss() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def rss_burst(count: int) -> Dict[str, Any]:
+def rss_burst(count: int) -> dict[str, Any]:
     """In this process: *count* items of one shared object sent with
     ``try_send()`` into an unbounded C channel, then received with
     ``try_recv()``; the RSS before, at the peak, and once drained (the
@@ -262,29 +261,36 @@ def rss_burst(count: int) -> Dict[str, Any]:
     }
 
 
-def rss_check(count: int, timeout: float = 600.0) -> Dict[str, Any]:
+def rss_check(count: int, timeout: float = 600.0) -> dict[str, Any]:
     """:func:`rss_burst` of *count* items, in a fresh interpreter of its own
     (this one, with this environment), so that no other check's memory
     counts; its ``error`` says why it has no figures."""
-    failed: Dict[str, Any] = {"items": count, "block_bytes": None, "before": None, "peak": None,
-                              "drained": None}
+    failed: dict[str, Any] = {
+        "items": count,
+        "block_bytes": None,
+        "before": None,
+        "peak": None,
+        "drained": None,
+    }
     if not os.path.exists("/proc/self/statm"):
         return {**failed, "error": "no /proc/self/statm to read the RSS from"}
     try:
         proc = subprocess.run(
             [sys.executable, os.path.abspath(__file__), "--rss", str(count)],
-            capture_output=True, text=True, timeout=timeout,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired:
         return {**failed, "error": f"still running after {timeout:g} s"}
     if proc.returncode != 0:
         why = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
         return {**failed, "error": why}
-    result: Dict[str, Any] = json.loads(proc.stdout)
+    result: dict[str, Any] = json.loads(proc.stdout)
     return result
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """``python benchmarks/heap.py --rss N``: :func:`rss_burst` as JSON."""
     parser = argparse.ArgumentParser(
         prog="benchmarks/heap.py",
@@ -292,8 +298,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "C channel, then received; RSS before, at the peak, once drained and "
         "as JSON.",
     )
-    parser.add_argument("--rss", type=int, default=RSS_ITEMS, metavar="N",
-                        help="items in the burst (default: %(default)s, 1 GiB of blocks)")
+    parser.add_argument(
+        "--rss",
+        type=int,
+        default=RSS_ITEMS,
+        metavar="N",
+        help="items in the burst (default: %(default)s, 1 GiB of blocks)",
+    )
     args = parser.parse_args(argv)
     print(json.dumps(rss_burst(args.rss)))
     return 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import queue
 from time import perf_counter
-from typing import Any, Dict, List
+from typing import Any
 
 from ringchan.bench.subjects import Subject
 from ringchan.bench.workloads import BenchError, Items, Pipe, paired
@@ -260,7 +260,7 @@ class FuturePipe(Pipe):
         super().__init__(module, capacity, producers)
         self._asyncio = module
         # The consumer hands each future over before it waits on it.
-        self._futures: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+        self._futures: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
     def send_stamp(self) -> None:
         try:
@@ -276,12 +276,12 @@ class FuturePipe(Pipe):
         return stamp
 
 
-def _by_key(subjects: List[Subject]) -> Dict[str, Subject]:
+def _by_key(subjects: list[Subject]) -> dict[str, Subject]:
     return {subject.key: subject for subject in subjects}
 
 
 #: The libraries compared with ringchan, by ``--peer`` key, in table order.
-PEERS: Dict[str, Subject] = _by_key(
+PEERS: dict[str, Subject] = _by_key(
     [
         Subject("asyncio-queue", "asyncio.Queue", "asyncio", AsyncioQueuePipe),
         Subject("queue-queue", "queue.Queue", "queue", ThreadQueuePipe),
@@ -293,7 +293,7 @@ PEERS: Dict[str, Subject] = _by_key(
 )
 
 #: The floors the targets measure ringchan against, always measured.
-BASELINES: Dict[str, Subject] = _by_key(
+BASELINES: dict[str, Subject] = _by_key(
     [
         Subject("deque", "deque", "collections", DequePipe),
         Subject("call-soon", "call_soon_threadsafe", "asyncio", FuturePipe),

@@ -7,9 +7,10 @@ what was missing), so the report shows exactly what was measured.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Collection, Dict, List, Optional, Sequence
+from typing import Any
 
 import heap
 import scaling_report
@@ -37,9 +38,9 @@ class Target:
     other: str
     other_workload: str
     #: The subject must be at least this many times better (faster, sooner)...
-    at_least: Optional[float] = None
+    at_least: float | None = None
     #: ...or cost at most this many times as much per item (or wait as long).
-    at_most: Optional[float] = None
+    at_most: float | None = None
     #: The subject held to the bound: ringchan C, or "py" for the pure twin.
     subject: str = SUBJECT
     #: Show the cost ratio, and the bound, as the overhead it means: +4.2%.
@@ -86,46 +87,97 @@ _PURE_WORKLOADS = (
 )
 
 #: ringchan's performance targets: how far ahead of each peer, how close to the floors.
-TARGETS: List[Target] = [
-    Target("same loop: `await tx.send` → `async for`, vs asyncio.Queue",
-           "same-loop", "asyncio-queue", "same-loop", at_least=6),
-    Target("1 thread `blocking_send` → asyncio, vs culsans",
-           "thread-to-asyncio", "culsans", "thread-to-asyncio", at_least=20),
-    Target("4 threads `blocking_send` → asyncio, vs culsans",
-           "4-threads-to-asyncio", "culsans", "4-threads-to-asyncio", at_least=15),
-    Target("thread → thread, vs queue.Queue",
-           "thread-to-thread", "queue-queue", "thread-to-thread", at_least=8),
-    Target("batches (`send_many`/`recv_many`), vs asyncio.Queue per item",
-           "batches", "asyncio-queue", "batches", at_least=50),
+TARGETS: list[Target] = [
+    Target(
+        "same loop: `await tx.send` → `async for`, vs asyncio.Queue",
+        "same-loop",
+        "asyncio-queue",
+        "same-loop",
+        at_least=6,
+    ),
+    Target(
+        "1 thread `blocking_send` → asyncio, vs culsans",
+        "thread-to-asyncio",
+        "culsans",
+        "thread-to-asyncio",
+        at_least=20,
+    ),
+    Target(
+        "4 threads `blocking_send` → asyncio, vs culsans",
+        "4-threads-to-asyncio",
+        "culsans",
+        "4-threads-to-asyncio",
+        at_least=15,
+    ),
+    Target(
+        "thread → thread, vs queue.Queue",
+        "thread-to-thread",
+        "queue-queue",
+        "thread-to-thread",
+        at_least=8,
+    ),
+    Target(
+        "batches (`send_many`/`recv_many`), vs asyncio.Queue per item",
+        "batches",
+        "asyncio-queue",
+        "batches",
+        at_least=50,
+    ),
     *(
         Target(f"{name}, vs the pure-Python twin", name, "py", name, at_least=5)
         for name in _PURE_WORKLOADS
     ),
-    Target("per-item cost, same loop, vs one thread's `deque` append + popleft",
-           "same-loop", "deque", "pair", at_most=3),
-    Target("wake-up latency (median), vs a bare `call_soon_threadsafe` + future",
-           "latency", "call-soon", "latency", at_most=1.5),
+    Target(
+        "per-item cost, same loop, vs one thread's `deque` append + popleft",
+        "same-loop",
+        "deque",
+        "pair",
+        at_most=3,
+    ),
+    Target(
+        "wake-up latency (median), vs a bare `call_soon_threadsafe` + future",
+        "latency",
+        "call-soon",
+        "latency",
+        at_most=1.5,
+    ),
     # The features, each against the hand-written code it replaces, measured
     # in the same rounds (the workload's group).
     *(
         target
         for subject, whose in (("c", ""), ("py", ", ringchan pure"))
         for target in (
-            Target("`rx.batches()` overhead per item, vs a plain `recv_many` loop "
-                   f"(same-loop `send_many` producer){whose}",
-                   "rx-batches", subject, "batches", at_most=1.1, subject=subject,
-                   percent=True),
-            Target("`from_iterable` → `async for`, cost per item vs a hand-written "
-                   f"`blocking_send` thread{whose}",
-                   "from-iterable", subject, "thread-to-asyncio", at_most=1.5,
-                   subject=subject),
+            Target(
+                "`rx.batches()` overhead per item, vs a plain `recv_many` loop "
+                f"(same-loop `send_many` producer){whose}",
+                "rx-batches",
+                subject,
+                "batches",
+                at_most=1.1,
+                subject=subject,
+                percent=True,
+            ),
+            Target(
+                "`from_iterable` → `async for`, cost per item vs a hand-written "
+                f"`blocking_send` thread{whose}",
+                "from-iterable",
+                subject,
+                "thread-to-asyncio",
+                at_most=1.5,
+                subject=subject,
+            ),
         )
     ),
     # The unbounded channel against the bounded one, measured in the same
     # rounds (the workload's group).
     *(
-        Target(f"unbounded vs bounded C, cost per item: {what}",
-               f"unbounded-{name}", SUBJECT, name, at_most=1.3)
+        Target(
+            f"unbounded vs bounded C, cost per item: {what}",
+            f"unbounded-{name}",
+            SUBJECT,
+            name,
+            at_most=1.3,
+        )
         for name, what in (
             ("same-loop", "same loop `await tx.send` → `async for`"),
             ("thread-to-asyncio", "1 thread `blocking_send` → asyncio"),
@@ -134,29 +186,29 @@ TARGETS: List[Target] = [
 ]
 
 
-def _ok(result: Optional[Dict[str, Any]]) -> bool:
+def _ok(result: dict[str, Any] | None) -> bool:
     """Whether *result* was measured and none of its runs failed."""
     return result is not None and result["error"] is None
 
 
-def _cells(doc: Dict[str, Any]) -> Dict[Any, Dict[str, Any]]:
+def _cells(doc: dict[str, Any]) -> dict[Any, dict[str, Any]]:
     return {(r["workload"], r["subject"], r["loop"]): r for r in doc["results"]}
 
 
-def _label(doc: Dict[str, Any], key: str) -> str:
+def _label(doc: dict[str, Any], key: str) -> str:
     for result in doc["results"]:
         if result["subject"] == key:
             return str(result["label"])
     return key
 
 
-def _workload_loops(doc: Dict[str, Any], workload: str) -> List[Optional[str]]:
+def _workload_loops(doc: dict[str, Any], workload: str) -> list[str | None]:
     if WORKLOADS[workload].uses_loop:
         return list(doc["settings"]["loops"])
     return [None]
 
 
-def target_rows(doc: Dict[str, Any]) -> List[List[str]]:
+def target_rows(doc: dict[str, Any]) -> list[list[str]]:
     """One row per target and event loop: what, loop, measured, bound, verdict;
     the heap checks', then the free-threading targets of the scaling run."""
     cells = _cells(doc)
@@ -181,15 +233,20 @@ def target_rows(doc: Dict[str, Any]) -> List[List[str]]:
             rows.append([target.text, loop or "–", measured, target.bound(), verdict])
     for check in doc.get("heap", ()):
         if check.get("unbounded"):
-            what = (f"unbounded channel: traced memory back to its baseline once a burst "
-                    f"of {check['items']:,} items drains, {check['check']}")
+            what = (
+                f"unbounded channel: traced memory back to its baseline once a burst "
+                f"of {check['items']:,} items drains, {check['check']}"
+            )
             measured, bound = check["growth"], BURST_BOUND
         else:
-            what = (f"no per-item heap allocation: tracemalloc peak over {check['items']:,} "
-                    f"items, {check['check']}")
+            what = (
+                f"no per-item heap allocation: tracemalloc peak over {check['items']:,} "
+                f"items, {check['check']}"
+            )
             measured, bound = check["peak"], HEAP_BOUND
-        rows.append([what, "asyncio", _bytes(measured), f"≤ {_bytes(bound)}",
-                     _verdict(measured <= bound)])
+        rows.append(
+            [what, "asyncio", _bytes(measured), f"≤ {_bytes(bound)}", _verdict(measured <= bound)]
+        )
     rows += _rss_rows(doc.get("rss"))
     return rows + scaling_report.target_rows(doc.get("scaling"))
 
@@ -210,13 +267,15 @@ def _verdict(met: bool) -> str:
     return "**met**" if met else "**not met**"
 
 
-def _rss_rows(rss: Optional[Dict[str, Any]]) -> List[List[str]]:
+def _rss_rows(rss: dict[str, Any] | None) -> list[list[str]]:
     """The RSS check's target: back to the baseline once drained."""
     if not rss:
         return []
-    what = (f"unbounded channel: RSS back to its baseline, within {RSS_SHARE:.0%} of the "
-            f"burst's blocks, once a burst of {rss['items']:,} items drains, the channel "
-            "still open")
+    what = (
+        f"unbounded channel: RSS back to its baseline, within {RSS_SHARE:.0%} of the "
+        f"burst's blocks, once a burst of {rss['items']:,} items drains, the channel "
+        "still open"
+    )
     if rss["error"]:
         return [[what, "–", "–", "", f"not measured ({rss['error']})"]]
     bound = RSS_SHARE * rss["block_bytes"]
@@ -238,13 +297,13 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Collecti
     return "\n".join(lines)
 
 
-def _figure(result: Dict[str, Any]) -> List[str]:
+def _figure(result: dict[str, Any]) -> list[str]:
     unit = result["unit"]
     span = f"{si(result['min'], unit)}–{si(result['max'], unit)}"
     return [si(result["median"], unit), span]
 
 
-def _workload_table(doc: Dict[str, Any], workload: str) -> str:
+def _workload_table(doc: dict[str, Any], workload: str) -> str:
     loops = _workload_loops(doc, workload)
     cells = _cells(doc)
     subjects = list(
@@ -276,17 +335,18 @@ def _workload_table(doc: Dict[str, Any], workload: str) -> str:
             else:
                 row.append(f"{WORKLOADS[workload].gain(mine['median'], result['median']):.2f}x")
         rows.append(row)
-    right = {i for i in range(1, len(header))}
+    right = set(range(1, len(header)))
     return _table(header, rows, right)
 
 
-def _versions(doc: Dict[str, Any], extra: Dict[str, str]) -> str:
+def _versions(doc: dict[str, Any], extra: dict[str, str]) -> str:
     versions = {**doc["versions"], **extra}
     return ", ".join(f"{name} {version}" for name, version in versions.items())
 
 
-def markdown(doc: Dict[str, Any], chart_file: Optional[str], chart_note: str,
-             extra_versions: Dict[str, str]) -> str:
+def markdown(
+    doc: dict[str, Any], chart_file: str | None, chart_note: str, extra_versions: dict[str, str]
+) -> str:
     """The whole report for *doc*, linking *chart_file* if there is one."""
     machine = doc["machine"]
     settings = doc["settings"]
@@ -309,15 +369,17 @@ def markdown(doc: Dict[str, Any], chart_file: Optional[str], chart_note: str,
         f"per measurement, batches of {settings['batch']}, {settings['samples']} "
         f"latency samples; median of {settings['repeat']} runs (min–max); event loops: "
         f"{', '.join(settings['loops'])}",
-        "- Missing: " + (
+        "- Missing: "
+        + (
             "; ".join(f"{name} ({why})" for name, why in missing.items())
-            if missing else "nothing, every peer and loop was measured"
+            if missing
+            else "nothing, every peer and loop was measured"
         ),
         *scaling_report.describe(doc.get("scaling")),
         "",
         "## Targets",
         "",
-        "\"Measured\" is how many times better ringchan C is (faster, or for latency "
+        '"Measured" is how many times better ringchan C is (faster, or for latency '
         "sooner) for a ≥ bound, and how many times its cost per item (or its wait) "
         "for a ≤ bound, from the medians below.  A feature's targets hold ringchan to "
         "itself: the feature against the hand-written code it replaces, on the same "
@@ -332,12 +394,12 @@ def markdown(doc: Dict[str, Any], chart_file: Optional[str], chart_note: str,
         "## Results",
         "",
         "Items per second (latency: median seconds from send to receipt), median and "
-        "min–max of the runs.  \"C gain\" is how many times faster ringchan C is than "
+        'min–max of the runs.  "C gain" is how many times faster ringchan C is than '
         "that channel (latency: how many times sooner), on the same loop.  Channels "
         "appear under the workloads they support: asyncio.Queue, aiochannel and anyio "
         "streams are not thread-safe, and queue.Queue cannot be awaited; the `pair` "
         "and `latency` workloads also measure the floors the targets refer to.  A "
-        "workload measured \"in the rounds of\" another is a feature of ringchan, taken "
+        'workload measured "in the rounds of" another is a feature of ringchan, taken '
         "in turns with the hand-written code it replaces, or the unbounded channel, "
         "taken in turns with the bounded one.",
         "",
@@ -345,8 +407,14 @@ def markdown(doc: Dict[str, Any], chart_file: Optional[str], chart_note: str,
     for name, workload in WORKLOADS.items():
         if not any(r["workload"] == name for r in doc["results"]):
             continue
-        lines += [f"### {name}", "", workload.description[0].upper()
-                  + workload.description[1:] + ".", "", _workload_table(doc, name), ""]
+        lines += [
+            f"### {name}",
+            "",
+            workload.description[0].upper() + workload.description[1:] + ".",
+            "",
+            _workload_table(doc, name),
+            "",
+        ]
     lines += sweep.markdown(doc.get("sweep"))
     lines += _heap_markdown(doc.get("heap"), doc.get("rss"))
     lines += scaling_report.markdown(doc.get("scaling"))
@@ -375,8 +443,7 @@ def markdown(doc: Dict[str, Any], chart_file: Optional[str], chart_note: str,
     return "\n".join(lines)
 
 
-def _heap_markdown(checks: Optional[List[Dict[str, Any]]],
-                   rss: Optional[Dict[str, Any]]) -> List[str]:
+def _heap_markdown(checks: list[dict[str, Any]] | None, rss: dict[str, Any] | None) -> list[str]:
     """The report's section on the heap and RSS checks; none without them."""
     if not checks and not rss:
         return []
@@ -406,10 +473,18 @@ def _heap_markdown(checks: Optional[List[Dict[str, Any]]],
         lines += [
             _table(
                 ["channel", "workload", "items", "growth", "peak"],
-                [["unbounded, one burst" if c.get("unbounded") else
-                  f"capacity {heap.CAPACITY:,}", c["check"], f"{c['items']:,}",
-                  _bytes(c["growth"]), _bytes(c["peak"])]
-                 for c in checks],
+                [
+                    [
+                        "unbounded, one burst"
+                        if c.get("unbounded")
+                        else f"capacity {heap.CAPACITY:,}",
+                        c["check"],
+                        f"{c['items']:,}",
+                        _bytes(c["growth"]),
+                        _bytes(c["peak"]),
+                    ]
+                    for c in checks
+                ],
                 {2, 3, 4},
             ),
             "",
@@ -434,8 +509,13 @@ def _heap_markdown(checks: Optional[List[Dict[str, Any]]],
             lines += [
                 _table(
                     ["items", "its blocks", "before", "peak", "drained"],
-                    [[f"{rss['items']:,}", _bytes(rss["block_bytes"]),
-                      *(_bytes(figure) for figure in figures)]],
+                    [
+                        [
+                            f"{rss['items']:,}",
+                            _bytes(rss["block_bytes"]),
+                            *(_bytes(figure) for figure in figures),
+                        ]
+                    ],
                     {0, 1, 2, 3, 4},
                 ),
                 "",
@@ -443,7 +523,7 @@ def _heap_markdown(checks: Optional[List[Dict[str, Any]]],
     return lines
 
 
-def chart(doc: Dict[str, Any], path: Path) -> None:
+def chart(doc: dict[str, Any], path: Path) -> None:
     """Draw *doc* as horizontal bars, one panel per workload, into *path*.
 
     Needs matplotlib (ImportError without it).
@@ -462,7 +542,8 @@ def chart(doc: Dict[str, Any], path: Path) -> None:
     figure, axes = plt.subplots(rows, columns, figsize=(13, 3.4 * rows), squeeze=False)
     # The scaling panels follow the workloads'; what is left holds the legend.
     scaling_report.draw(
-        doc.get("scaling"), list(axes.flat)[len(names):len(names) + extra],
+        doc.get("scaling"),
+        list(axes.flat)[len(names) : len(names) + extra],
         lambda value: _tick(value, "items/s"),
     )
     colours = {"asyncio": "#4c72b0", "uvloop": "#dd8452", None: "#55a868"}
@@ -474,11 +555,11 @@ def chart(doc: Dict[str, Any], path: Path) -> None:
         height = 0.8 / max(len(loops), 1)
         scale = 1e6 if workload.unit == "s" else 1.0
         for index, loop in enumerate(loops):
-            ys: List[float] = []
-            medians: List[float] = []
-            low: List[float] = []
-            high: List[float] = []
-            tops: List[float] = []
+            ys: list[float] = []
+            medians: list[float] = []
+            low: list[float] = []
+            high: list[float] = []
+            tops: list[float] = []
             for y, subject in enumerate(subjects):
                 found = [r for r in results if r["subject"] == subject and r["loop"] == loop]
                 if not found:
@@ -489,8 +570,14 @@ def chart(doc: Dict[str, Any], path: Path) -> None:
                 low.append((result["median"] - result["min"]) * scale)
                 high.append((result["max"] - result["median"]) * scale)
                 tops.append(result["max"] * scale)
-            axis.barh(ys, medians, height, xerr=[low, high], color=colours[loop],
-                      error_kw={"elinewidth": 1, "capsize": 2})
+            axis.barh(
+                ys,
+                medians,
+                height,
+                xerr=[low, high],
+                color=colours[loop],
+                error_kw={"elinewidth": 1, "capsize": 2},
+            )
             # The median's label goes past the whisker, where it stays legible.
             for at, value, top in zip(ys, medians, tops, strict=True):
                 axis.text(top, at, f"  {_tick(value, workload.unit)}", va="center", fontsize=7)
@@ -515,7 +602,7 @@ def chart(doc: Dict[str, Any], path: Path) -> None:
         axis.set_title(name, fontsize=10, loc="left")
         axis.tick_params(axis="x", labelsize=7)
         axis.margins(x=0.25)
-    spare = list(axes.flat)[len(names) + extra:]
+    spare = list(axes.flat)[len(names) + extra :]
     for axis in spare:
         axis.axis("off")
     loops = list(dict.fromkeys(r["loop"] for r in doc["results"]))
@@ -536,7 +623,6 @@ def chart(doc: Dict[str, Any], path: Path) -> None:
     figure.tight_layout(rect=(0, 0, 1, 1 - 0.5 / (3.4 * rows)))
     figure.savefig(path, dpi=100)
     plt.close(figure)
-
 
 
 def _tick(value: float, unit: str) -> str:

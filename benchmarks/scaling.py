@@ -42,11 +42,12 @@ import subprocess
 import sys
 import sysconfig
 import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from importlib import metadata
 from pathlib import Path
-from typing import IO, Any, Dict, Iterator, List, Optional, Sequence, Tuple, Type
+from typing import IO, Any
 
 # In a "c" worker the first import of ringchan loads its C module, and a
 # free-threaded interpreter may warn then that it turned the GIL on: the
@@ -79,7 +80,7 @@ SCRIPT = Path(__file__).resolve()
 INSTALL_HINT = "not installed; pip install .[bench]"
 
 
-def producer_counts(cores: int) -> List[int]:
+def producer_counts(cores: int) -> list[int]:
     """Producer threads to measure on *cores* cores: 1, 2 and 4, every power
     of two up to *cores*, and one more than *cores*, the point past which
     threads can only share cores."""
@@ -100,13 +101,13 @@ class Channel:
     #: The worker process kind that measures it: "c", "c-gil" or "rest".
     process: str
     #: The module imported for it; None for the serial pipeline.
-    module: Optional[str]
+    module: str | None
     #: Its roles in the scaling workloads; None: not measured there.
-    feed: Optional[Type[Feed]] = None
+    feed: type[Feed] | None = None
     #: Whether it runs the pipeline.
     pipeline: bool = False
     #: Its key in ringchan's implementations, to run the quick workloads.
-    quick: Optional[str] = None
+    quick: str | None = None
     #: Its scaling runs send this many times the items (with its batch API,
     #: *batch_scale* times): a fast channel's run should last long enough
     #: for a steady figure on a shared machine, and a slow channel's not
@@ -124,30 +125,53 @@ class Channel:
 
 
 #: Every channel, by key, in table order.
-CHANNELS: Dict[str, Channel] = {
+CHANNELS: dict[str, Channel] = {
     channel.key: channel
     for channel in (
         # Millions of items per second: the base count would be over in
         # milliseconds, as would the pure twin's batches.
-        Channel("c", "ringchan C", "c", "ringchan._channel_c", RingchanFeed,
-                pipeline=True, quick="c", scale=10, batch_scale=10),
-        Channel("c-gil", "ringchan C, PYTHON_GIL=1", "c-gil", "ringchan._channel_c",
-                RingchanFeed, pipeline=True, scale=10, batch_scale=10),
-        Channel("py", "ringchan pure", "rest", "ringchan._channel_py", RingchanFeed,
-                pipeline=True, quick="py", batch_scale=10),
+        Channel(
+            "c",
+            "ringchan C",
+            "c",
+            "ringchan._channel_c",
+            RingchanFeed,
+            pipeline=True,
+            quick="c",
+            scale=10,
+            batch_scale=10,
+        ),
+        Channel(
+            "c-gil",
+            "ringchan C, PYTHON_GIL=1",
+            "c-gil",
+            "ringchan._channel_c",
+            RingchanFeed,
+            pipeline=True,
+            scale=10,
+            batch_scale=10,
+        ),
+        Channel(
+            "py",
+            "ringchan pure",
+            "rest",
+            "ringchan._channel_py",
+            RingchanFeed,
+            pipeline=True,
+            quick="py",
+            batch_scale=10,
+        ),
         Channel("queue-queue", "queue.Queue", "rest", "queue", QueueFeed),
         # Once full, every put waits for a thread wake-up: tens of thousands
         # of items per second, a tenth of the items is a second's work.
-        Channel("aiologic-queue", "aiologic.Queue", "rest", "aiologic", AiologicFeed,
-                scale=0.1),
-        Channel("aiologic-simple", "aiologic.SimpleQueue", "rest", "aiologic",
-                AiologicSimpleFeed),
+        Channel("aiologic-queue", "aiologic.Queue", "rest", "aiologic", AiologicFeed, scale=0.1),
+        Channel("aiologic-simple", "aiologic.SimpleQueue", "rest", "aiologic", AiologicSimpleFeed),
         Channel("serial", "serial (one thread, no channel)", "rest", None, pipeline=True),
     )
 }
 
 #: The environment of each worker kind, over the parent's.
-_ENVIRONMENTS: Dict[str, Dict[str, Optional[str]]] = {
+_ENVIRONMENTS: dict[str, dict[str, str | None]] = {
     "c": {"RINGCHAN_NO_EXTENSIONS": None, "PYTHON_GIL": None},
     "c-gil": {"RINGCHAN_NO_EXTENSIONS": None, "PYTHON_GIL": "1"},
     "rest": {"RINGCHAN_NO_EXTENSIONS": "1", "PYTHON_GIL": None},
@@ -174,10 +198,10 @@ def _version(distribution: str) -> str:
         return "unknown"
 
 
-def _load(kind: str) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+def _load(kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Import the channels of worker *kind*; (modules by key, the hello message)."""
-    modules: Dict[str, Any] = {}
-    missing: Dict[str, str] = {}
+    modules: dict[str, Any] = {}
+    missing: dict[str, str] = {}
     caught = [str(record.message) for record in _IMPORT_WARNINGS]
     with warnings.catch_warnings(record=True) as records:
         warnings.simplefilter("always")
@@ -191,7 +215,8 @@ def _load(kind: str) -> Tuple[Dict[str, Any], Dict[str, Any]]:
                 modules[channel.key] = __import__(channel.module, fromlist=["_"])
             except ImportError as exc:
                 missing[channel.label] = (
-                    INSTALL_HINT if isinstance(exc, ModuleNotFoundError)
+                    INSTALL_HINT
+                    if isinstance(exc, ModuleNotFoundError)
                     and exc.name == channel.module.partition(".")[0]
                     else f"does not import: {exc}"
                 )
@@ -220,7 +245,7 @@ def _has(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-def _workload(spec: Dict[str, Any]) -> Workload:
+def _workload(spec: dict[str, Any]) -> Workload:
     if spec["kind"] == "scaling":
         return scaling_workload(spec["producers"], spec["consumer"], spec["batched"])
     if spec["kind"] == "pipeline":
@@ -228,7 +253,7 @@ def _workload(spec: Dict[str, Any]) -> Workload:
     return WORKLOADS[spec["name"]]
 
 
-def _measure_request(request: Dict[str, Any], modules: Dict[str, Any]) -> float:
+def _measure_request(request: dict[str, Any], modules: dict[str, Any]) -> float:
     channel = CHANNELS[request["channel"]]
     spec = request["workload"]
     workload = _workload(spec)
@@ -258,7 +283,7 @@ def worker(kind: str, requests: IO[str], replies: IO[str]) -> int:
     for line in requests:
         request = json.loads(line)
         try:
-            reply: Dict[str, Any] = {"figure": _measure_request(request, modules)}
+            reply: dict[str, Any] = {"figure": _measure_request(request, modules)}
         except BenchError as exc:
             reply = {"error": str(exc)}
         # Something imported by a measurement (an event loop's module) may
@@ -279,13 +304,13 @@ class _Process:
     def __init__(self, python: str, kind: str) -> None:
         self.python = python
         self.kind = kind
-        self._proc: Optional["subprocess.Popen[str]"] = None
+        self._proc: subprocess.Popen[str] | None = None
         self.hello = self._start()
         #: Whether the GIL was seen on after a measurement while the hello
         #: said it was off.
         self.gil_turned_on = False
 
-    def _start(self) -> Dict[str, Any]:
+    def _start(self) -> dict[str, Any]:
         env = dict(os.environ)
         for name, value in _ENVIRONMENTS[self.kind].items():
             if value is None:
@@ -301,17 +326,17 @@ class _Process:
         )
         return self._read()
 
-    def _read(self) -> Dict[str, Any]:
+    def _read(self) -> dict[str, Any]:
         assert self._proc is not None and self._proc.stdout is not None
         line = self._proc.stdout.readline()
         if not line:
             status = self._proc.wait()
             self._proc = None
             raise BenchError(f"its {self.kind} worker process exited (status {status})")
-        reply: Dict[str, Any] = json.loads(line)
+        reply: dict[str, Any] = json.loads(line)
         return reply
 
-    def measure(self, request: Dict[str, Any]) -> Tuple[float, bool]:
+    def measure(self, request: dict[str, Any]) -> tuple[float, bool]:
         """One measurement and whether the GIL was on after it; BenchError
         if it failed or the worker died."""
         if self._proc is None:
@@ -347,12 +372,12 @@ class _Process:
         self._proc = None
 
 
-def _interpreter_label(hello: Dict[str, Any]) -> str:
+def _interpreter_label(hello: dict[str, Any]) -> str:
     flavour = "free-threaded" if hello["free_threaded"] else "(GIL)"
     return f"{hello['implementation']} {hello['python']} {flavour}"
 
 
-def _gil_text(hello: Dict[str, Any], kind: str, turned_on: bool) -> str:
+def _gil_text(hello: dict[str, Any], kind: str, turned_on: bool) -> str:
     """How the GIL stood in a worker, for the report; *turned_on* if it was
     seen on after a measurement though it was off at the start."""
     if not hello["free_threaded"]:
@@ -376,15 +401,15 @@ class Plan:
     batch: int
     repeat: int
     timeout: float
-    producers: Tuple[int, ...]
+    producers: tuple[int, ...]
     #: Also the quick workloads (``python -m ringchan bench``) with these
     #: items and latency samples, on the interpreters asked for.
     quick_items: int = 200_000
     quick_samples: int = 500
     #: The event loops of the quick workloads, where installed.
-    quick_loops: Tuple[str, ...] = ("asyncio",)
+    quick_loops: tuple[str, ...] = ("asyncio",)
 
-    def settings(self, items: int) -> Dict[str, Any]:
+    def settings(self, items: int) -> dict[str, Any]:
         """The :class:`Settings` of a measurement of *items* items, as JSON."""
         return {
             "items": items,
@@ -396,17 +421,21 @@ class Plan:
 
 
 #: A cell's workload (as a worker request names it) and its event loop.
-Spec = Tuple[Dict[str, Any], Optional[str]]
+Spec = tuple[dict[str, Any], str | None]
 
 
-def _specs(plan: Plan, quick: bool, loops: Sequence[str]) -> List[Spec]:
+def _specs(plan: Plan, quick: bool, loops: Sequence[str]) -> list[Spec]:
     """(workload spec, loop) of every cell, in table order."""
-    specs: List[Spec] = []
+    specs: list[Spec] = []
     for consumer in CONSUMERS:
         for batched in (False, True):
             for producers in plan.producers:
-                spec = {"kind": "scaling", "producers": producers,
-                        "consumer": consumer, "batched": batched}
+                spec = {
+                    "kind": "scaling",
+                    "producers": producers,
+                    "consumer": consumer,
+                    "batched": batched,
+                }
                 specs.append((spec, "asyncio" if consumer == "asyncio" else None))
     specs.append(({"kind": "pipeline"}, "asyncio"))
     if quick:
@@ -416,18 +445,16 @@ def _specs(plan: Plan, quick: bool, loops: Sequence[str]) -> List[Spec]:
     return specs
 
 
-def _runs(channel: Channel, spec: Dict[str, Any]) -> bool:
+def _runs(channel: Channel, spec: dict[str, Any]) -> bool:
     """Whether *channel* takes part in the cell *spec*."""
     if spec["kind"] == "scaling":
-        return channel.feed is not None and (
-            spec["consumer"] == "thread" or channel.awaitable()
-        )
+        return channel.feed is not None and (spec["consumer"] == "thread" or channel.awaitable())
     if spec["kind"] == "pipeline":
         return channel.pipeline
     return channel.quick is not None
 
 
-def _name(spec: Dict[str, Any]) -> str:
+def _name(spec: dict[str, Any]) -> str:
     if spec["kind"] == "scaling":
         sends = "batches" if spec["batched"] else "items"
         return f"scaling {spec['producers']} → {spec['consumer']}, {sends}"
@@ -451,10 +478,10 @@ class _Interpreter:
         self.key = f"{major_minor}{ft}"
         self.label = _interpreter_label(self.hello)
 
-    def describe(self, plan: Plan) -> Dict[str, Any]:
+    def describe(self, plan: Plan) -> dict[str, Any]:
         """What the report says about this interpreter and its workers."""
-        versions: Dict[str, str] = {}
-        missing: Dict[str, str] = {}
+        versions: dict[str, str] = {}
+        missing: dict[str, str] = {}
         workers = {}
         for kind, process in self.processes.items():
             hello = process.hello
@@ -481,7 +508,7 @@ class _Interpreter:
             "missing": missing,
         }
 
-    def channels(self) -> List[Channel]:
+    def channels(self) -> list[Channel]:
         """The channels its workers loaded."""
         loaded = set()
         for process in self.processes.values():
@@ -498,10 +525,10 @@ class _Interpreter:
 class _Cell:
     interpreter: _Interpreter
     channel: Channel
-    spec: Dict[str, Any]
-    loop: Optional[str]
-    runs: List[float]
-    error: Optional[str] = None
+    spec: dict[str, Any]
+    loop: str | None
+    runs: list[float]
+    error: str | None = None
     #: Whether the GIL was on after any of its runs.
     gil: bool = False
 
@@ -515,7 +542,7 @@ class _Cell:
             return max(1, round(plan.items * scale))
         return plan.pipeline_items if kind == "pipeline" else plan.quick_items
 
-    def to_json(self, plan: Plan) -> Dict[str, Any]:
+    def to_json(self, plan: Plan) -> dict[str, Any]:
         spec = self.spec
         process = self.interpreter.processes[self.channel.process]
         unit = WORKLOADS[spec["name"]].unit if spec["kind"] == "quick" else "items/s"
@@ -545,16 +572,16 @@ class _Cell:
         }
 
 
-def _rows(interpreters: Sequence[_Interpreter], plan: Plan) -> List[List[_Cell]]:
+def _rows(interpreters: Sequence[_Interpreter], plan: Plan) -> list[list[_Cell]]:
     """The cells to measure, a row per workload: each interpreter's channels
     that can run it."""
-    specs: List[Spec] = []
+    specs: list[Spec] = []
     for interpreter in interpreters:
         loops = [loop for loop in plan.quick_loops if loop in interpreter.hello["loops"]]
         for spec in _specs(plan, interpreter.quick, loops):
             if spec not in specs:
                 specs.append(spec)
-    rows: List[List[_Cell]] = []
+    rows: list[list[_Cell]] = []
     for workload, loop in specs:
         row = []
         for interpreter in interpreters:
@@ -572,7 +599,7 @@ def _rows(interpreters: Sequence[_Interpreter], plan: Plan) -> List[List[_Cell]]
     return rows
 
 
-def _measure(rows: Sequence[Sequence[_Cell]], plan: Plan, progress: Optional[IO[str]]) -> None:
+def _measure(rows: Sequence[Sequence[_Cell]], plan: Plan, progress: IO[str] | None) -> None:
     """Measure every cell *plan.repeat* times, the cells of a row in turns."""
     total = sum(len(row) for row in rows) * plan.repeat
     done = 0
@@ -597,9 +624,7 @@ def _measure(rows: Sequence[Sequence[_Cell]], plan: Plan, progress: Optional[IO[
                     "settings": plan.settings(cell.items(plan)),
                 }
                 try:
-                    figure, gil = cell.interpreter.processes[cell.channel.process].measure(
-                        request
-                    )
+                    figure, gil = cell.interpreter.processes[cell.channel.process].measure(request)
                 except BenchError as exc:
                     cell.error = f"run {attempt} of {plan.repeat}: {exc}"
                 else:
@@ -608,11 +633,11 @@ def _measure(rows: Sequence[Sequence[_Cell]], plan: Plan, progress: Optional[IO[
 
 
 def run(
-    pythons: Sequence[Tuple[str, bool]],
+    pythons: Sequence[tuple[str, bool]],
     plan: Plan,
-    progress: Optional[IO[str]] = None,
+    progress: IO[str] | None = None,
     command: str = "",
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Measure *plan* under each ``(python, quick)`` of *pythons*, in turns;
     the results document (``scaling`` in ``results.json``).
 
@@ -620,7 +645,7 @@ def run(
     lines, and what the workers warned of, go to *progress*.  BenchError if
     a worker does not start.
     """
-    interpreters: List[_Interpreter] = []
+    interpreters: list[_Interpreter] = []
     try:
         for python, quick in pythons:
             interpreters.append(_Interpreter(python, quick))
@@ -709,20 +734,38 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--worker", choices=list(_ENVIRONMENTS), help=argparse.SUPPRESS)
     add_options(parser)
-    parser.add_argument("--capacity", type=int, default=1024,
-                        help="channel capacity (default: %(default)s)")
-    parser.add_argument("--batch", type=int, default=256, metavar="N",
-                        help="items per blocking_send_many() and recv_many() "
-                        "(default: %(default)s)")
-    parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
-                        help="per measurement (default: %(default)g)")
-    parser.add_argument("--quick", action="store_true",
-                        help="also run the workloads of python -m ringchan bench "
-                        "under each --python")
-    parser.add_argument("--quick-items", type=int, default=200_000, metavar="N",
-                        help="items per quick measurement (default: %(default)s)")
-    parser.add_argument("--json", action="store_true",
-                        help="print the results as JSON instead of a table")
+    parser.add_argument(
+        "--capacity", type=int, default=1024, help="channel capacity (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=256,
+        metavar="N",
+        help="items per blocking_send_many() and recv_many() (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="per measurement (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="also run the workloads of python -m ringchan bench under each --python",
+    )
+    parser.add_argument(
+        "--quick-items",
+        type=int,
+        default=200_000,
+        metavar="N",
+        help="items per quick measurement (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the results as JSON instead of a table"
+    )
     return parser
 
 
@@ -741,7 +784,7 @@ def plan_from(args: argparse.Namespace, **quick: Any) -> Plan:
     )
 
 
-def interpreters_from(args: argparse.Namespace, quick: bool) -> List[Tuple[str, bool]]:
+def interpreters_from(args: argparse.Namespace, quick: bool) -> list[tuple[str, bool]]:
     """This interpreter, then each ``--python`` once (*quick* on those)."""
     found = [(sys.executable, False)]
     for python in args.python:
@@ -750,7 +793,7 @@ def interpreters_from(args: argparse.Namespace, quick: bool) -> List[Tuple[str, 
     return found
 
 
-def table(doc: Dict[str, Any]) -> Iterator[str]:
+def table(doc: dict[str, Any]) -> Iterator[str]:
     """The results as plain text lines, for the terminal."""
     labels = {i["key"]: i["label"] for i in doc["interpreters"]}
     gils = {
@@ -768,11 +811,13 @@ def table(doc: Dict[str, Any]) -> Iterator[str]:
         )
         gil = gils[(result["interpreter"], CHANNELS[result["channel"]].process)]
         loop = f" [{result['loop']}]" if result["kind"] == "quick" and result["loop"] else ""
-        yield (f"{_name(spec)}{loop} | {result['label']} | {labels[result['interpreter']]}, "
-               f"GIL {gil} | {figure}")
+        yield (
+            f"{_name(spec)}{loop} | {result['label']} | {labels[result['interpreter']]}, "
+            f"GIL {gil} | {figure}"
+        )
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line *argv* (default ``sys.argv[1:]``); the exit status."""
     args = _parser().parse_args(argv)
     if args.worker:
@@ -794,8 +839,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(line)
     failed = [r for r in doc["results"] if r["error"]]
     for result in failed:
-        print(f"{PROG}: error: {result['workload']}, {result['label']}: {result['error']}",
-              file=sys.stderr)
+        print(
+            f"{PROG}: error: {result['workload']}, {result['label']}: {result['error']}",
+            file=sys.stderr,
+        )
     return 1 if failed else 0
 
 

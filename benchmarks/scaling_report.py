@@ -7,8 +7,9 @@ returns and ``compare.py`` saves in ``results.json``; a report without it
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any
 
 from ringchan.bench.suite import si
 
@@ -26,17 +27,19 @@ PURE_WORKLOADS = (
 #: C, against which every gain is measured.
 C = "c"
 
-Result = Dict[str, Any]
+Result = dict[str, Any]
 
 
-def _ok(result: Optional[Result]) -> bool:
+def _ok(result: Result | None) -> bool:
     return result is not None and result["error"] is None
 
 
-def _find(doc: Result, interpreter: str, channel: str, **spec: Any) -> Optional[Result]:
+def _find(doc: Result, interpreter: str, channel: str, **spec: Any) -> Result | None:
     for result in doc["results"]:
-        if result["interpreter"] == interpreter and result["channel"] == channel and all(
-            result[key] == value for key, value in spec.items()
+        if (
+            result["interpreter"] == interpreter
+            and result["channel"] == channel
+            and all(result[key] == value for key, value in spec.items())
         ):
             return result
     return None
@@ -48,7 +51,7 @@ def _gain(mine: Result, other: Result) -> float:
     return float(mine["median"] / other["median"])
 
 
-def _free_threaded(doc: Result) -> List[Result]:
+def _free_threaded(doc: Result) -> list[Result]:
     return [i for i in doc["interpreters"] if i["free_threaded"]]
 
 
@@ -66,7 +69,7 @@ class ScalingTarget:
     #: What is compared, after the interpreter's name.
     text: str
     #: ringchan C's cell, and the other channel's cell.
-    spec: Tuple[Tuple[str, Any], ...]
+    spec: tuple[tuple[str, Any], ...]
     other: str
     at_least: float
     #: The event loop column of the targets table.
@@ -74,29 +77,34 @@ class ScalingTarget:
 
 
 #: The free-threading targets: ratios measured side by side, on the free-threaded build.
-TARGETS: List[ScalingTarget] = [
+TARGETS: list[ScalingTarget] = [
     ScalingTarget(
         "2 producer threads `blocking_send` → blocking consumer, ringchan C vs the same "
         "interpreter with `PYTHON_GIL=1`",
         (("kind", "scaling"), ("producers", 2), ("consumer", "thread"), ("batched", False)),
-        "c-gil", 2,
+        "c-gil",
+        2,
     ),
     ScalingTarget(
         "2 producer threads `blocking_send` → blocking consumer, ringchan C vs queue.Queue",
         (("kind", "scaling"), ("producers", 2), ("consumer", "thread"), ("batched", False)),
-        "queue-queue", 20,
+        "queue-queue",
+        20,
     ),
     ScalingTarget(
-        "1 producer thread `blocking_send` → asyncio consumer, ringchan C vs "
-        "aiologic.SimpleQueue",
+        "1 producer thread `blocking_send` → asyncio consumer, ringchan C vs aiologic.SimpleQueue",
         (("kind", "scaling"), ("producers", 1), ("consumer", "asyncio"), ("batched", False)),
-        "aiologic-simple", 10, loop="asyncio",
+        "aiologic-simple",
+        10,
+        loop="asyncio",
     ),
     ScalingTarget(
         "pipeline (4 parser threads → asyncio → aiosqlite), ringchan C vs the same work "
         "serially in one thread",
         (("kind", "pipeline"),),
-        "serial", 1.4, loop="asyncio",
+        "serial",
+        1.4,
+        loop="asyncio",
     ),
 ]
 
@@ -108,16 +116,18 @@ def _verdict(value: float, bound: float, note: str) -> str:
     return ("**met**" if value >= bound else "**not met**") + note
 
 
-def _worst(doc: Result, interpreter: Result, results: Iterable[Result]) -> Optional[
-    Tuple[float, Result, int]
-]:
+def _worst(
+    doc: Result, interpreter: Result, results: Iterable[Result]
+) -> tuple[float, Result, int] | None:
     """The smallest C gain over the pure twin among *results* (C's cells), with
     that cell and how many cells were compared; None if none was measured."""
-    worst: Optional[Tuple[float, Result]] = None
+    worst: tuple[float, Result] | None = None
     compared = 0
     for mine in results:
-        spec = {key: mine[key] for key in ("kind", "workload", "producers", "consumer",
-                                           "batched", "loop")}
+        spec = {
+            key: mine[key]
+            for key in ("kind", "workload", "producers", "consumer", "batched", "loop")
+        }
         other = _find(doc, interpreter["key"], "py", **spec)
         if not _ok(mine) or not _ok(other):
             continue
@@ -140,17 +150,23 @@ def cell_name(result: Result) -> str:
     return f"{result['workload']}{loop}"
 
 
-def target_rows(doc: Optional[Result]) -> List[List[str]]:
+def target_rows(doc: Result | None) -> list[list[str]]:
     """Rows for the targets table: what, loop, measured, bound, verdict."""
     if not doc:
         return []
-    rows: List[List[str]] = []
+    rows: list[list[str]] = []
     interpreters = _free_threaded(doc)
     if not interpreters:
         for target in TARGETS:
-            rows.append([f"free-threaded: {target.text}", target.loop, "–",
-                         f"≥ {target.at_least:g}x",
-                         "not measured (no free-threaded interpreter in this run)"])
+            rows.append(
+                [
+                    f"free-threaded: {target.text}",
+                    target.loop,
+                    "–",
+                    f"≥ {target.at_least:g}x",
+                    "not measured (no free-threaded interpreter in this run)",
+                ]
+            )
         return rows
     for interpreter in interpreters:
         name = interpreter["label"]
@@ -161,25 +177,50 @@ def target_rows(doc: Optional[Result]) -> List[List[str]]:
             text = f"{name}: {target.text}"
             if not _ok(mine) or not _ok(other):
                 missing = "ringchan C" if not _ok(mine) else target.other
-                rows.append([text, target.loop, "–", f"≥ {target.at_least:g}x",
-                             f"not measured ({missing} missing or failed)"])
+                rows.append(
+                    [
+                        text,
+                        target.loop,
+                        "–",
+                        f"≥ {target.at_least:g}x",
+                        f"not measured ({missing} missing or failed)",
+                    ]
+                )
                 continue
             assert mine is not None and other is not None
             value = _gain(mine, other)
-            rows.append([text, target.loop, f"{value:.2f}x", f"≥ {target.at_least:g}x",
-                         _verdict(value, target.at_least, _gil_note(interpreter, C))])
+            rows.append(
+                [
+                    text,
+                    target.loop,
+                    f"{value:.2f}x",
+                    f"≥ {target.at_least:g}x",
+                    _verdict(value, target.at_least, _gil_note(interpreter, C)),
+                ]
+            )
         groups = [
-            ("every scaling workload", [
-                r for r in doc["results"]
-                if r["kind"] == "scaling" and r["channel"] == C
-                and r["interpreter"] == interpreter["key"]
-            ]),
-            (f"the workloads of `python -m ringchan bench` held to it on the GIL build "
-             f"({', '.join(PURE_WORKLOADS)})", [
-                r for r in doc["results"]
-                if r["kind"] == "quick" and r["workload"] in PURE_WORKLOADS
-                and r["channel"] == C and r["interpreter"] == interpreter["key"]
-            ]),
+            (
+                "every scaling workload",
+                [
+                    r
+                    for r in doc["results"]
+                    if r["kind"] == "scaling"
+                    and r["channel"] == C
+                    and r["interpreter"] == interpreter["key"]
+                ],
+            ),
+            (
+                f"the workloads of `python -m ringchan bench` held to it on the GIL build "
+                f"({', '.join(PURE_WORKLOADS)})",
+                [
+                    r
+                    for r in doc["results"]
+                    if r["kind"] == "quick"
+                    and r["workload"] in PURE_WORKLOADS
+                    and r["channel"] == C
+                    and r["interpreter"] == interpreter["key"]
+                ],
+            ),
         ]
         for what, results in groups:
             text = f"{name}: {what}, ringchan C vs the pure-Python twin (the smallest gain)"
@@ -188,10 +229,15 @@ def target_rows(doc: Optional[Result]) -> List[List[str]]:
                 rows.append([text, "–", "–", f"≥ {PURE_BOUND:g}x", "not measured"])
                 continue
             value, cell, compared = worst
-            rows.append([
-                text, "–", f"{value:.2f}x ({cell_name(cell)}; {compared} compared)",
-                f"≥ {PURE_BOUND:g}x", _verdict(value, PURE_BOUND, _gil_note(interpreter, C)),
-            ])
+            rows.append(
+                [
+                    text,
+                    "–",
+                    f"{value:.2f}x ({cell_name(cell)}; {compared} compared)",
+                    f"≥ {PURE_BOUND:g}x",
+                    _verdict(value, PURE_BOUND, _gil_note(interpreter, C)),
+                ]
+            )
     return rows
 
 
@@ -203,7 +249,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Iterable
     return "\n".join(lines)
 
 
-def _figure(result: Optional[Result], with_span: bool = True) -> str:
+def _figure(result: Result | None, with_span: bool = True) -> str:
     if result is None:
         return "–"
     if result["error"]:
@@ -215,7 +261,7 @@ def _figure(result: Optional[Result], with_span: bool = True) -> str:
     return text
 
 
-def _labels(doc: Result) -> Dict[str, Result]:
+def _labels(doc: Result) -> dict[str, Result]:
     return {interpreter["key"]: interpreter for interpreter in doc["interpreters"]}
 
 
@@ -223,7 +269,7 @@ def _process(channel: str) -> str:
     return {"c": "c", "c-gil": "c-gil"}.get(channel, "rest")
 
 
-def _channels(results: Iterable[Result]) -> List[Tuple[str, str]]:
+def _channels(results: Iterable[Result]) -> list[tuple[str, str]]:
     """(key, label) of each channel among *results*: ringchan C first, then
     C with the GIL forced on, then the others in the order measured."""
     found = list(dict.fromkeys((r["channel"], r["label"]) for r in results))
@@ -234,8 +280,14 @@ def _channels(results: Iterable[Result]) -> List[Tuple[str, str]]:
 def _scaling_table(doc: Result) -> str:
     interpreters = _labels(doc)
     counts = doc["settings"]["producers"]
-    header = ["consumer", "sends", "channel", "interpreter", "GIL",
-              *[f"{n} producer{'s' if n != 1 else ''}" for n in counts]]
+    header = [
+        "consumer",
+        "sends",
+        "channel",
+        "interpreter",
+        "GIL",
+        *[f"{n} producer{'s' if n != 1 else ''}" for n in counts],
+    ]
     rows = []
     scaling = [r for r in doc["results"] if r["kind"] == "scaling"]
     for consumer in ("thread", "asyncio"):
@@ -247,8 +299,11 @@ def _scaling_table(doc: Result) -> str:
                     if not mine:
                         continue
                     per_item = " (per item)" if any(r["per_item"] for r in mine) else ""
-                    sends = (f"`blocking_send_many({doc['settings']['batch']})`" if batched
-                             else "`blocking_send`")
+                    sends = (
+                        f"`blocking_send_many({doc['settings']['batch']})`"
+                        if batched
+                        else "`blocking_send`"
+                    )
                     name = f"**{label}**" if channel == C else label
                     row = [
                         "thread" if consumer == "thread" else "asyncio task",
@@ -276,32 +331,46 @@ def _pipeline_table(doc: Result) -> str:
                 assert serial is not None
                 ratio = f"{_gain(result, serial):.2f}x"
             label = result["label"]
-            span = (f"{si(result['min'])}–{si(result['max'])}" if _ok(result) else "")
-            rows.append([
-                f"**{label}**" if result["channel"] == C else label,
-                interpreter["label"],
-                interpreter["workers"][_process(result["channel"])]["gil_text"],
-                _figure(result, with_span=False),
-                span,
-                ratio,
-            ])
-    return _table(["channel", "interpreter", "GIL", "items/s", "min–max", "vs serial"],
-                  rows, {3, 4, 5})
+            span = f"{si(result['min'])}–{si(result['max'])}" if _ok(result) else ""
+            rows.append(
+                [
+                    f"**{label}**" if result["channel"] == C else label,
+                    interpreter["label"],
+                    interpreter["workers"][_process(result["channel"])]["gil_text"],
+                    _figure(result, with_span=False),
+                    span,
+                    ratio,
+                ]
+            )
+    return _table(
+        ["channel", "interpreter", "GIL", "items/s", "min–max", "vs serial"], rows, {3, 4, 5}
+    )
 
 
-def _quick_table(doc: Result, interpreter: Result) -> Optional[str]:
+def _quick_table(doc: Result, interpreter: Result) -> str | None:
     key = interpreter["key"]
-    mine = [r for r in doc["results"]
-            if r["kind"] == "quick" and r["interpreter"] == key and r["channel"] == C]
+    mine = [
+        r
+        for r in doc["results"]
+        if r["kind"] == "quick" and r["interpreter"] == key and r["channel"] == C
+    ]
     if not mine:
         return None
     workers = interpreter["workers"]
-    header = ["workload", "loop", f"ringchan C, GIL {workers['c']['gil_text']}", "min–max",
-              f"ringchan pure, GIL {workers['rest']['gil_text']}", "min–max", "C gain"]
+    header = [
+        "workload",
+        "loop",
+        f"ringchan C, GIL {workers['c']['gil_text']}",
+        "min–max",
+        f"ringchan pure, GIL {workers['rest']['gil_text']}",
+        "min–max",
+        "C gain",
+    ]
     rows = []
     for result in mine:
-        other = _find(doc, key, "py", kind="quick", workload=result["workload"],
-                      loop=result["loop"])
+        other = _find(
+            doc, key, "py", kind="quick", workload=result["workload"], loop=result["loop"]
+        )
         row = [result["workload"], result["loop"] or "–"]
         for cell in (result, other):
             if _ok(cell):
@@ -316,7 +385,7 @@ def _quick_table(doc: Result, interpreter: Result) -> Optional[str]:
     return _table(header, rows, range(2, len(header)))
 
 
-def describe(doc: Optional[Result]) -> List[str]:
+def describe(doc: Result | None) -> list[str]:
     """Header lines: the interpreters of the scaling run and what each lacked."""
     if not doc:
         return []
@@ -329,13 +398,13 @@ def describe(doc: Optional[Result]) -> List[str]:
     return lines
 
 
-def markdown(doc: Optional[Result]) -> List[str]:
+def markdown(doc: Result | None) -> list[str]:
     """The Scaling, Pipeline and free-threaded quick-workload sections."""
     if not doc:
         return []
     settings = doc["settings"]
     # Per channel, the item counts of its runs by way of sending.
-    counts: Dict[str, Dict[str, int]] = {}
+    counts: dict[str, dict[str, int]] = {}
     for r in doc["results"]:
         if r["kind"] == "scaling":
             sends = "`blocking_send_many`" if r["batched"] else "`blocking_send`"
@@ -347,8 +416,11 @@ def markdown(doc: Optional[Result]) -> List[str]:
         if len(set(by_sends.values())) == 1:
             scaled.append(f"{label}, {next(iter(by_sends.values())):,}")
         else:
-            scaled += [f"{label} with {sends}, {items:,}" for sends, items in by_sends.items()
-                       if items != settings["items"]]
+            scaled += [
+                f"{label} with {sends}, {items:,}"
+                for sends, items in by_sends.items()
+                if items != settings["items"]
+            ]
     other_counts = ""
     if scaled:
         other_counts = (
@@ -369,8 +441,7 @@ def markdown(doc: Optional[Result]) -> List[str]:
         "and sums what it receives; any difference is an error, not a figure.  "
         "queue.Queue and aiologic put and get item by item (per item); queue.Queue "
         "cannot be awaited.  Items/s, median (min–max) of "
-        f"{settings['repeat']} runs, channels and interpreters taken in turns."
-        + other_counts,
+        f"{settings['repeat']} runs, channels and interpreters taken in turns." + other_counts,
         "",
         "Each interpreter runs its figures in worker processes of its own: ringchan C in "
         "one, the same with `PYTHON_GIL=1` in another (free-threaded build only), every "
@@ -393,7 +464,7 @@ def markdown(doc: Optional[Result]) -> List[str]:
             "through aiosqlite (`executemany`, then one commit).  Serial: the same parsing "
             "and `executemany` of the same batches with sqlite3, in one thread, no channel.  "
             "Every run ends by checking the rows' count and the sum of their ids.  \"vs "
-            "serial\" is how many times faster than the serial run on the same interpreter.",
+            'serial" is how many times faster than the serial run on the same interpreter.',
             "",
             _pipeline_table(doc),
             "",
@@ -427,7 +498,7 @@ def _has_pipeline(doc: Result) -> bool:
     return any(r["kind"] == "pipeline" for r in doc["results"])
 
 
-def panel_count(doc: Optional[Result]) -> int:
+def panel_count(doc: Result | None) -> int:
     """How many chart panels :func:`draw` fills for *doc*: the scaling
     panels, the pipeline's, and one for the legend of the scaling lines."""
     if not doc:
@@ -435,7 +506,7 @@ def panel_count(doc: Optional[Result]) -> int:
     return len(_PANELS) + _has_pipeline(doc) + 1
 
 
-def draw(doc: Optional[Result], axes: Sequence[Any], tick: Callable[[float], str]) -> None:
+def draw(doc: Result | None, axes: Sequence[Any], tick: Callable[[float], str]) -> None:
     """Draw the scaling panels and the pipeline's on *axes*, :func:`panel_count` of them."""
     if not doc:
         return
@@ -443,7 +514,7 @@ def draw(doc: Optional[Result], axes: Sequence[Any], tick: Callable[[float], str
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     interpreters = _labels(doc)
-    styles: List[Any] = ["-", "--", ":", "-."]
+    styles: list[Any] = ["-", "--", ":", "-."]
     channels = _channels(r for r in doc["results"] if r["kind"] == "scaling")
     colours = {key: f"C{index}" for index, (key, _) in enumerate(channels)}
     counts = doc["settings"]["producers"]
@@ -454,10 +525,14 @@ def draw(doc: Optional[Result], axes: Sequence[Any], tick: Callable[[float], str
         for style, (key, interpreter) in zip(styles, interpreters.items(), strict=False):
             for channel, label in channels:
                 found = {
-                    r["producers"]: r for r in doc["results"]
-                    if r["kind"] == "scaling" and r["consumer"] == consumer
-                    and r["batched"] == batched and r["channel"] == channel
-                    and r["interpreter"] == key and _ok(r)
+                    r["producers"]: r
+                    for r in doc["results"]
+                    if r["kind"] == "scaling"
+                    and r["consumer"] == consumer
+                    and r["batched"] == batched
+                    and r["channel"] == channel
+                    and r["interpreter"] == key
+                    and _ok(r)
                 }
                 xs = [n for n in counts if n in found]
                 if not xs:
@@ -465,10 +540,18 @@ def draw(doc: Optional[Result], axes: Sequence[Any], tick: Callable[[float], str
                 medians = [found[n]["median"] for n in xs]
                 low = [found[n]["median"] - found[n]["min"] for n in xs]
                 high = [found[n]["max"] - found[n]["median"] for n in xs]
-                axis.errorbar(xs, medians, yerr=[low, high], color=colours[channel],
-                              linestyle=style, marker="o", markersize=3, capsize=2,
-                              linewidth=1.5 if channel == C else 1,
-                              label=f"{label}, {interpreter['label']}")
+                axis.errorbar(
+                    xs,
+                    medians,
+                    yerr=[low, high],
+                    color=colours[channel],
+                    linestyle=style,
+                    marker="o",
+                    markersize=3,
+                    capsize=2,
+                    linewidth=1.5 if channel == C else 1,
+                    label=f"{label}, {interpreter['label']}",
+                )
         axis.set_yscale("log")
         axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: tick(value)))
         axis.yaxis.set_minor_formatter(NullFormatter())
@@ -486,9 +569,12 @@ def draw(doc: Optional[Result], axes: Sequence[Any], tick: Callable[[float], str
         labels = [f"{r['label']}, {interpreters[r['interpreter']]['label']}" for r in pipeline]
         ys = range(len(pipeline))
         axis.barh(
-            ys, [r["median"] for r in pipeline],
-            xerr=[[r["median"] - r["min"] for r in pipeline],
-                  [r["max"] - r["median"] for r in pipeline]],
+            ys,
+            [r["median"] for r in pipeline],
+            xerr=[
+                [r["median"] - r["min"] for r in pipeline],
+                [r["max"] - r["median"] for r in pipeline],
+            ],
             color=[colours.get(r["channel"], "#999999") for r in pipeline],
             error_kw={"elinewidth": 1, "capsize": 2},
         )
@@ -498,19 +584,23 @@ def draw(doc: Optional[Result], axes: Sequence[Any], tick: Callable[[float], str
         axis.invert_yaxis()
         axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: tick(value)))
         axis.set_xlabel("items/s (lines parsed and stored)", fontsize=8)
-        axis.set_title("pipeline: JSON lines → threads → asyncio → SQLite", fontsize=10,
-                       loc="left")
+        axis.set_title("pipeline: JSON lines → threads → asyncio → SQLite", fontsize=10, loc="left")
         axis.tick_params(axis="x", labelsize=7)
         axis.margins(x=0.25)
     # One legend for every scaling panel: a colour per channel, a line style
     # per interpreter.
     axis = next(axis_iter)
     axis.axis("off")
-    handles = [Line2D([], [], color=colours[key], linewidth=2, label=label)
-               for key, label in channels]
+    handles = [
+        Line2D([], [], color=colours[key], linewidth=2, label=label) for key, label in channels
+    ]
     handles += [
         Line2D([], [], color="black", linestyle=style, label=interpreter["label"])
         for style, interpreter in zip(styles, interpreters.values(), strict=False)
     ]
-    axis.legend(handles=handles, loc="center", fontsize=9,
-                title="scaling: channel (colour), interpreter (line)")
+    axis.legend(
+        handles=handles,
+        loc="center",
+        fontsize=9,
+        title="scaling: channel (colour), interpreter (line)",
+    )

@@ -29,9 +29,10 @@ import asyncio
 import json
 import queue
 import sqlite3
+from collections.abc import Callable, Sequence
 from functools import partial
 from time import perf_counter
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any
 
 from ringchan.bench.workloads import (
     BenchError,
@@ -60,7 +61,7 @@ __all__ = (
 )
 
 #: What a consumer received: how many items, and their sum.
-Tally = Tuple[int, int]
+Tally = tuple[int, int]
 
 #: The consumers a scaling workload can have.
 CONSUMERS = ("thread", "asyncio")
@@ -93,7 +94,7 @@ class Feed:
         raise NotImplementedError
 
     def send_batches(
-        self, producer: int, items: Sequence[int], batches: Sequence[List[int]]
+        self, producer: int, items: Sequence[int], batches: Sequence[list[int]]
     ) -> None:
         """Send *batches* (together, *items*) a batch per call; then end."""
         self.send(producer, items)
@@ -138,7 +139,7 @@ class RingchanFeed(Feed):
                 send(item)
 
     def send_batches(
-        self, producer: int, items: Sequence[int], batches: Sequence[List[int]]
+        self, producer: int, items: Sequence[int], batches: Sequence[list[int]]
     ) -> None:
         with self._senders[producer] as tx:
             send_many = tx.blocking_send_many
@@ -308,14 +309,14 @@ def _rate(tally: Tally, items: int, seconds: float) -> float:
     return items / seconds
 
 
-def _batches(span: Sequence[int], size: int) -> List[List[int]]:
+def _batches(span: Sequence[int], size: int) -> list[list[int]]:
     return [list(span[first : first + size]) for first in range(0, len(span), size)]
 
 
 def _scaling(
     opener: FeedOpener,
     settings: Settings,
-    new_loop: Optional[LoopFactory],
+    new_loop: LoopFactory | None,
     *,
     producers: int,
     consumer: str,
@@ -332,14 +333,12 @@ def _scaling(
         for index, span in enumerate(spans)
     ]
 
-    def start_producers(on_error: Callable[[], Any]) -> List[Any]:
-        return [
-            _start(f"producer {index}", role, on_error) for index, role in enumerate(roles)
-        ]
+    def start_producers(on_error: Callable[[], Any]) -> list[Any]:
+        return [_start(f"producer {index}", role, on_error) for index, role in enumerate(roles)]
 
     if consumer == "thread":
 
-        def consume() -> Tuple[Tally, float]:
+        def consume() -> tuple[Tally, float]:
             tally = feed.recv_batches(size) if batched else feed.recv()
             return tally, perf_counter()
 
@@ -394,16 +393,23 @@ _INSERT = "INSERT INTO items (id, name, price) VALUES (:id, :name, :price)"
 _CHECK = "SELECT count(*), coalesce(sum(id), 0) FROM items"
 
 
-def pipeline_lines(count: int) -> List[str]:
+def pipeline_lines(count: int) -> list[str]:
     """*count* JSON lines, one record each, as a log or an export would hold."""
     return [
-        json.dumps({"id": i, "name": f"item-{i}", "price": i * 0.25,
-                    "tags": ["new", "sale"], "stock": {"shelf": i % 97, "back": i % 13}})
+        json.dumps(
+            {
+                "id": i,
+                "name": f"item-{i}",
+                "price": i * 0.25,
+                "tags": ["new", "sale"],
+                "stock": {"shelf": i % 97, "back": i % 13},
+            }
+        )
         for i in range(count)
     ]
 
 
-def _stored(row: Optional[Sequence[Any]], count: int) -> None:
+def _stored(row: Sequence[Any] | None, count: int) -> None:
     """Raise unless the database holds ids 0..count-1, each once."""
     expected = (count, count * (count - 1) // 2)
     if row is None or tuple(row) != expected:
@@ -427,9 +433,7 @@ def _pipeline_serial(settings: Settings) -> float:
     return settings.items / (end - start)
 
 
-def _pipeline_channel(
-    module: Any, settings: Settings, new_loop: Optional[LoopFactory]
-) -> float:
+def _pipeline_channel(module: Any, settings: Settings, new_loop: LoopFactory | None) -> float:
     import aiosqlite
 
     lines = pipeline_lines(settings.items)
@@ -487,7 +491,7 @@ def _pipeline_channel(
 
 
 def _pipeline(
-    opener: Optional[Callable[[], Any]], settings: Settings, new_loop: Optional[LoopFactory]
+    opener: Callable[[], Any] | None, settings: Settings, new_loop: LoopFactory | None
 ) -> float:
     # The serial subject has no channel: its opener is None.
     if opener is None:

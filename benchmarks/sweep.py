@@ -13,7 +13,7 @@ items/s of the whole pipeline, what a guide to choosing the two can quote.
 from __future__ import annotations
 
 from functools import partial
-from typing import IO, Any, Dict, List, Optional
+from typing import IO, Any
 
 from ringchan.bench.subjects import IMPLEMENTATIONS
 from ringchan.bench.suite import Progress, Suite, si
@@ -74,8 +74,8 @@ def run(
     repeat: int,
     loop: str,
     new_loop: LoopFactory,
-    progress: Optional[IO[str]] = None,
-) -> Dict[str, Any]:
+    progress: IO[str] | None = None,
+) -> dict[str, Any]:
     """Measure every cell *repeat* times on event loop *loop*, with the
     *settings* of the run but each cell's capacity and size; the results
     document (``sweep`` in ``results.json``)."""
@@ -85,16 +85,16 @@ def run(
         for capacity in CAPACITIES
         for size in SIZES
     }
-    suite = Suite(list(cells.values()), [IMPLEMENTATIONS[SUBJECT]], {loop: new_loop},
-                  settings, repeat)
+    suite = Suite(
+        list(cells.values()), [IMPLEMENTATIONS[SUBJECT]], {loop: new_loop}, settings, repeat
+    )
     for _ in suite.run(None if progress is None else Progress(progress, suite.total())):
         pass
     keys = {measured.name: key for key, measured in cells.items()}
     results = []
     for cell in suite.cells:
         consumer, capacity, size = keys[cell.workload.name]
-        results.append({**cell.to_json(), "consumer": consumer, "capacity": capacity,
-                        "size": size})
+        results.append({**cell.to_json(), "consumer": consumer, "capacity": capacity, "size": size})
     return {
         "loop": loop,
         "items": settings.items,
@@ -107,7 +107,7 @@ def run(
     }
 
 
-def table(doc: Dict[str, Any]) -> str:
+def table(doc: dict[str, Any]) -> str:
     """The medians as a Markdown table: a row per capacity, a column per
     consumer and size."""
     found = {(r["consumer"], r["capacity"], r["size"]): r for r in doc["results"]}
@@ -128,7 +128,7 @@ def table(doc: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def markdown(doc: Optional[Dict[str, Any]]) -> List[str]:
+def markdown(doc: dict[str, Any] | None) -> list[str]:
     """The report's section on the sweep; none without one (``--sweep-repeat 0``)."""
     if not doc:
         return []

@@ -10,8 +10,9 @@ figure is the operation's own cost, with no event-loop scheduling around it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -145,6 +146,6 @@ def test_channel(benchmark: Any, chan_module: ModuleType, capacity: int) -> None
 
 def test_len(benchmark: Any, chan_module: ModuleType) -> None:
     benchmark.group = "len(tx)"
-    tx, rx = chan_module.channel(CAPACITY)
+    tx, _rx = chan_module.channel(CAPACITY)
     tx.try_send_many(list(range(10)))
     assert benchmark(len, tx) == 10

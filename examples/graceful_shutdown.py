@@ -26,7 +26,8 @@ import asyncio
 import signal
 import sys
 import threading
-from typing import Any, Awaitable, Dict, List
+from collections.abc import Awaitable
+from typing import Any
 
 import ringchan
 
@@ -36,7 +37,7 @@ RUN_FOR = 0.3  # seconds before the timer asks for a stop
 
 if sys.version_info >= (3, 11):
 
-    async def run_together(*coros: Awaitable[Any]) -> List[Any]:
+    async def run_together(*coros: Awaitable[Any]) -> list[Any]:
         """Run *coros* as tasks; if one fails, the others are cancelled."""
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(coro) for coro in coros]
@@ -44,7 +45,7 @@ if sys.version_info >= (3, 11):
 
 else:
 
-    async def run_together(*coros: Awaitable[Any]) -> List[Any]:
+    async def run_together(*coros: Awaitable[Any]) -> list[Any]:
         """The same on 3.10: gather, cancelling the rest if one fails."""
         tasks = [asyncio.ensure_future(coro) for coro in coros]
         try:
@@ -76,8 +77,8 @@ async def producer(tx: "ringchan.Sender", name: str, stopping: asyncio.Event) ->
     return sent
 
 
-async def consumer(rx: "ringchan.Receiver") -> Dict[str, int]:
-    counts: Dict[str, int] = {}
+async def consumer(rx: "ringchan.Receiver") -> dict[str, int]:
+    counts: dict[str, int] = {}
     async for name, _ in rx:  # ends once every sender is closed and drained
         counts[name] = counts.get(name, 0) + 1
         if sum(counts.values()) % 128 == 0:

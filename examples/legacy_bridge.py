@@ -74,7 +74,7 @@ async def bridge_a_queue() -> int:
     ends at the sentinel; ``from_iterable`` moves it onto the loop.
     """
     sentinel = object()
-    legacy_queue: "queue.Queue[object]" = queue.Queue()
+    legacy_queue: queue.Queue[object] = queue.Queue()
 
     def legacy_library_thread() -> None:
         for i in range(300):

@@ -19,7 +19,6 @@ import asyncio
 import os
 import threading
 from collections import Counter
-from typing import List
 
 import ringchan
 
@@ -36,14 +35,12 @@ async def produce(tx: "ringchan.Sender", loop_id: int, task_id: int) -> None:
                 await asyncio.sleep(0)  # let this loop's other tasks run
 
 
-async def loop_main(senders: "List[ringchan.Sender]", loop_id: int) -> None:
+async def loop_main(senders: "list[ringchan.Sender]", loop_id: int) -> None:
     """Runs on the loop of one worker thread: its own producer tasks."""
-    await asyncio.gather(
-        *(produce(tx, loop_id, task_id) for task_id, tx in enumerate(senders))
-    )
+    await asyncio.gather(*(produce(tx, loop_id, task_id) for task_id, tx in enumerate(senders)))
 
 
-def run_loop(senders: "List[ringchan.Sender]", loop_id: int) -> None:
+def run_loop(senders: "list[ringchan.Sender]", loop_id: int) -> None:
     """The body of one worker thread: a fresh event loop of its own."""
     asyncio.run(loop_main(senders, loop_id))
 
@@ -55,15 +52,13 @@ async def main_async() -> None:
         # Cloned here, before the thread starts, so the channel cannot look
         # finished while a loop is still starting up.
         senders = [tx.clone() for _ in range(TASKS_PER_LOOP)]
-        thread = threading.Thread(
-            target=run_loop, args=(senders, loop_id), name=f"loop-{loop_id}"
-        )
+        thread = threading.Thread(target=run_loop, args=(senders, loop_id), name=f"loop-{loop_id}")
         threads.append(thread)
     tx.close()  # only the clones are left: the stream ends after the last one
     for thread in threads:
         thread.start()
 
-    per_loop: "Counter[int]" = Counter()
+    per_loop: Counter[int] = Counter()
     next_expected = {}
     async for loop_id, task_id, i in rx:
         # Items of one producer arrive in the order it sent them.

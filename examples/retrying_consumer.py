@@ -42,7 +42,7 @@ class FlakySink:
 
     def __init__(self, seed: int = 7) -> None:
         self.rng = random.Random(seed)
-        self.stored: "list[int]" = []
+        self.stored: list[int] = []
         self.failures = 0
         self.outage_left = OUTAGE_FAILURES
 

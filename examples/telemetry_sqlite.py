@@ -47,9 +47,7 @@ async def emit(tx: "ringchan.Sender", source: str, count: int, seed: int) -> Non
 def write_batch(db: sqlite3.Connection, batch: list) -> None:
     """Runs in a worker thread: the whole batch in one transaction."""
     with db:  # BEGIN ... COMMIT, or ROLLBACK on an error
-        db.executemany(
-            "INSERT INTO events (source, seq, ts, value) VALUES (?, ?, ?, ?)", batch
-        )
+        db.executemany("INSERT INTO events (source, seq, ts, value) VALUES (?, ?, ?, ?)", batch)
 
 
 async def store(rx: "ringchan.Receiver", db: sqlite3.Connection) -> "tuple[int, int, int]":

@@ -25,9 +25,10 @@ import random
 import sys
 import sysconfig
 import threading
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable, Coroutine, Dict, List, Optional, Tuple
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -83,7 +84,7 @@ def chan_module(request: pytest.FixtureRequest) -> ModuleType:
         pytest.skip("RINGCHAN_NO_EXTENSIONS is set: the C channel is not tested")
     try:
         return importlib.import_module(name)
-    except Exception as exc:  # noqa: BLE001 - any failure must be visible
+    except Exception as exc:
         if name == PY_MODULE:
             raise
         return _UnimportableModule(name, exc)  # type: ignore[return-value]
@@ -115,16 +116,14 @@ def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
         task.cancel()
     if tasks:
         loop.run_until_complete(
-            asyncio.wait_for(
-                asyncio.gather(*tasks, return_exceptions=True), WAIT
-            )
+            asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), WAIT)
         )
 
 
 def run_on_new_loop(
     factory: Callable[[], asyncio.AbstractEventLoop],
     coro: Coroutine[Any, Any, Any],
-    timeout: Optional[float] = RUN_TIMEOUT,
+    timeout: float | None = RUN_TIMEOUT,
 ) -> Any:
     """Run *coro* to completion on a fresh loop, then tear the loop down."""
     loop = factory()
@@ -147,7 +146,7 @@ def run(loop_factory: Callable[[], asyncio.AbstractEventLoop]) -> Callable[..., 
     The whole run is bounded by ``asyncio.wait_for`` (``RUN_TIMEOUT``).
     """
 
-    def run(coro: Coroutine[Any, Any, Any], timeout: Optional[float] = RUN_TIMEOUT) -> Any:
+    def run(coro: Coroutine[Any, Any, Any], timeout: float | None = RUN_TIMEOUT) -> Any:
         return run_on_new_loop(loop_factory, coro, timeout)
 
     return run
@@ -158,18 +157,16 @@ class Worker:
 
     def __init__(self, func: Callable[..., Any], args: tuple, name: str) -> None:
         self.result: Any = None
-        self.error: Optional[BaseException] = None
-        self.thread = threading.Thread(
-            target=self._main, args=(func, args), name=name, daemon=True
-        )
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._main, args=(func, args), name=name, daemon=True)
 
     def _main(self, func: Callable[..., Any], args: tuple) -> None:
         try:
             self.result = func(*args)
-        except BaseException as exc:  # noqa: BLE001 - reported by join()
+        except BaseException as exc:
             self.error = exc
 
-    def start(self) -> "Worker":
+    def start(self) -> Worker:
         self.thread.start()
         return self
 
@@ -194,9 +191,9 @@ def spawn() -> Any:
     At teardown every worker is joined (bounded); a thread still running
     fails the test.
     """
-    workers: List[Worker] = []
+    workers: list[Worker] = []
 
-    def spawn(func: Callable[..., Any], *args: Any, name: Optional[str] = None) -> Worker:
+    def spawn(func: Callable[..., Any], *args: Any, name: str | None = None) -> Worker:
         worker = Worker(func, args, name or f"worker-{len(workers)}")
         workers.append(worker)
         return worker.start()
@@ -214,7 +211,7 @@ def pytest_report_header(config: pytest.Config) -> str:
     try:
         importlib.import_module(C_MODULE)
         c_state = "importable"
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         c_state = f"NOT importable ({exc!r})"
     try:
         import uvloop
@@ -305,7 +302,7 @@ def seed(request: pytest.FixtureRequest) -> int:
 # --- tally: the figures printed at the end of the run ------------------------
 
 
-_FIGURES = pytest.StashKey[Dict[Tuple[str, str], int]]()
+_FIGURES = pytest.StashKey[dict[tuple[str, str], int]]()
 _FIGURES_LOCK = threading.Lock()
 
 

@@ -233,7 +233,7 @@ def test_parked_recv_sees_the_end_when_last_sender_closes(chan_module, run):
 
 
 def test_parked_recv_many_sees_the_end(chan_module, run):
-    tx, rx = chan_module.channel(2)
+    _tx, rx = chan_module.channel(2)
 
     async def main():
         task = asyncio.ensure_future(rx.recv_many(4))
@@ -310,7 +310,7 @@ def test_break_out_of_async_for_keeps_the_rest(chan_module, run):
 
 
 def test_aiter_returns_the_receiver(chan_module):
-    tx, rx = chan_module.channel(1)
+    _tx, rx = chan_module.channel(1)
     assert rx.__aiter__() is rx
 
 
@@ -499,7 +499,7 @@ def test_wait_closed_is_not_ended_by_senders_closing(chan_module, run):
 
 
 def test_wait_closed_on_closed_handle_raises_closed(chan_module, run):
-    tx, rx = chan_module.channel(2)
+    tx, _rx = chan_module.channel(2)
 
     async def main():
         tx.close()
@@ -566,7 +566,7 @@ def test_an_awaitable_is_awaited_once(chan_module, run, make, fill):
 
 
 def test_awaitables_come_from_handles(chan_module, run):
-    tx, rx = chan_module.channel(4)
+    tx, _rx = chan_module.channel(4)
 
     async def main():
         sample = tx.send(1)

@@ -162,7 +162,9 @@ def test_random_cancellations_lose_nothing(chan_module, run):
         batches = rx.batches(16, 0.002)
         while True:
             try:
-                batch = await asyncio.wait_for(batches.__anext__(), rng.choice([0.0001, 0.001, 0.01]))
+                batch = await asyncio.wait_for(
+                    batches.__anext__(), rng.choice([0.0001, 0.001, 0.01])
+                )
             except asyncio.TimeoutError:
                 cancelled += 1
                 continue
@@ -297,7 +299,7 @@ def test_interrupted_window_hands_items_back(chan_module, run):
 
 
 @pytest.mark.parametrize(
-    "max_items, max_wait, error",
+    ("max_items", "max_wait", "error"),
     [
         (0, 1.0, ValueError),
         (-3, 1.0, ValueError),
@@ -311,7 +313,7 @@ def test_interrupted_window_hands_items_back(chan_module, run):
     ],
 )
 def test_bad_arguments_are_refused(chan_module, max_items, max_wait, error):
-    tx, rx = chan_module.channel(4)
+    _tx, rx = chan_module.channel(4)
     with pytest.raises(error):
         rx.batches(max_items, max_wait)
 

@@ -21,8 +21,9 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, ClassVar
 
 import pytest
 
@@ -50,13 +51,23 @@ TINY = ["--items", "2000", "--repeat", "1", "--samples", "10", "--timeout", "20"
 RSS_ITEMS = 63_000
 
 #: The same for the scaling and pipeline workloads of compare.py: a few seconds.
-SCALING_TINY = ["--scaling-items", "2000", "--pipeline-items", "500", "--scaling-repeat", "1",
-                "--producers", "1", "--producers", "2"]
+SCALING_TINY = [
+    "--scaling-items",
+    "2000",
+    "--pipeline-items",
+    "500",
+    "--scaling-repeat",
+    "1",
+    "--producers",
+    "1",
+    "--producers",
+    "2",
+]
 
 IMPLS = ["py"] if NO_EXTENSIONS else ["c", "py"]
 
 
-def _run(args: List[str]) -> subprocess.CompletedProcess[str]:
+def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH")) if p)
     return subprocess.run(
@@ -64,7 +75,7 @@ def _run(args: List[str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _check_results(doc: Dict[str, Any], subjects: List[str], loops: List[str]) -> None:
+def _check_results(doc: dict[str, Any], subjects: list[str], loops: list[str]) -> None:
     """Every workload on every subject and loop, each with one verified run."""
     found = {(r["workload"], r["subject"], r["loop"]): r for r in doc["results"]}
     for name, workload in WORKLOADS.items():
@@ -113,8 +124,21 @@ def test_bench_json_holds_every_run_and_nothing_else():
 
 
 def test_bench_measures_only_the_workloads_named():
-    proc = _run(["-m", "ringchan", "bench", *TINY, "--json", "--impl", "py",
-                 "--workload", "pair", "--workload", "batches"])
+    proc = _run(
+        [
+            "-m",
+            "ringchan",
+            "bench",
+            *TINY,
+            "--json",
+            "--impl",
+            "py",
+            "--workload",
+            "pair",
+            "--workload",
+            "batches",
+        ]
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert [r["workload"] for r in doc["results"]] == ["batches", "pair"]
@@ -123,14 +147,29 @@ def test_bench_measures_only_the_workloads_named():
 @pytest.mark.skipif(NO_EXTENSIONS, reason="the comparison always measures the C channel")
 def test_compare_writes_the_report(tmp_path):
     heap = _benchmark_module("heap")
-    proc = _run([str(COMPARE), *TINY, *SCALING_TINY, "--heap-items", "2000",
-                 "--rss-items", str(RSS_ITEMS), "--sweep-repeat", "1", "--out", str(tmp_path)])
+    proc = _run(
+        [
+            str(COMPARE),
+            *TINY,
+            *SCALING_TINY,
+            "--heap-items",
+            "2000",
+            "--rss-items",
+            str(RSS_ITEMS),
+            "--sweep-repeat",
+            "1",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
     # The bounded channel's checks, then an unbounded one's bursts.
     assert [(c["check"], c["unbounded"]) for c in doc["heap"]] == [
-        ("same-loop", False), ("thread-to-asyncio", False),
-        ("same-loop", True), ("thread-to-asyncio", True),
+        ("same-loop", False),
+        ("thread-to-asyncio", False),
+        ("same-loop", True),
+        ("thread-to-asyncio", True),
     ]
     assert all(c["items"] == 2000 for c in doc["heap"])
     for burst in doc["heap"][2:]:
@@ -155,8 +194,11 @@ def test_compare_writes_the_report(tmp_path):
         assert f"### {name}\n" in report
     # The features' targets, C and pure, and the unbounded channel's, same
     # loop and thread → asyncio, each loop: a figure, never "not measured".
-    for feature in ("`rx.batches()` overhead per item", "`from_iterable` → `async for`",
-                    "unbounded vs bounded C, cost per item"):
+    for feature in (
+        "`rx.batches()` overhead per item",
+        "`from_iterable` → `async for`",
+        "unbounded vs bounded C, cost per item",
+    ):
         rows = [line for line in report.splitlines() if line.startswith(f"| {feature}")]
         assert len(rows) == 2 * len(loops), rows
         assert all("not measured" not in row for row in rows), rows
@@ -172,8 +214,12 @@ def test_compare_writes_the_report(tmp_path):
     assert "## Scaling\n" in report
     assert ("## Pipeline\n" in report) == HAS_AIOSQLITE
     assert all(r["error"] is None for r in doc["scaling"]["results"])
-    for key, label in [("janus", "janus"), ("culsans", "culsans"),
-                       ("aiochannel", "aiochannel"), ("anyio", "anyio streams")]:
+    for key, label in [
+        ("janus", "janus"),
+        ("culsans", "culsans"),
+        ("aiochannel", "aiochannel"),
+        ("anyio", "anyio streams"),
+    ]:
         if importlib.util.find_spec(key) is not None:
             assert key in subjects
             assert label not in doc["missing"]
@@ -248,7 +294,7 @@ class FailingPipe(RingchanPipe):
         return await super().recv_iterable(failing())  # type: ignore[arg-type]
 
 
-def _errors(chan_module: Any, pipe: type, names: List[str], timeout: float) -> Dict[str, str]:
+def _errors(chan_module: Any, pipe: type, names: list[str], timeout: float) -> dict[str, str]:
     subject = Subject("x", "x", chan_module.__name__, pipe)
     settings = Settings(items=500, capacity=64, batch=16, samples=5, timeout=timeout)
     suite = Suite(
@@ -302,8 +348,13 @@ def test_features_count_every_item_in_the_rounds_of_their_baseline(chan_module):
     subject = Subject("x", "x", chan_module.__name__, RingchanPipe)
     settings = Settings(items=3000, capacity=64, batch=16, samples=5, timeout=10.0)
     names = [name for name in WORKLOADS if name in FEATURES or name in FEATURES.values()]
-    suite = Suite([WORKLOADS[name] for name in names], [subject],
-                  {"asyncio": loop_factory("asyncio")}, settings, repeat=2)
+    suite = Suite(
+        [WORKLOADS[name] for name in names],
+        [subject],
+        {"asyncio": loop_factory("asyncio")},
+        settings,
+        repeat=2,
+    )
     # A feature shares its baseline's row: they are measured in turns.
     assert [[cell.workload.name for cell in row] for row in suite.rows] == [
         ["same-loop", "unbounded-same-loop"],
@@ -327,7 +378,7 @@ def test_features_count_every_item_in_the_rounds_of_their_baseline(chan_module):
 class CapacityPipe(RingchanPipe):
     """Keeps the capacity of every channel it opened, as the channel tells it."""
 
-    opened: List[Any] = []
+    opened: ClassVar[list[Any]] = []
 
     def __init__(self, module: Any, capacity: Any, producers: int) -> None:
         super().__init__(module, capacity, producers)
@@ -337,10 +388,14 @@ class CapacityPipe(RingchanPipe):
 def test_the_unbounded_workloads_open_an_unbounded_channel(chan_module):
     subject = Subject("x", "x", chan_module.__name__, CapacityPipe)
     settings = Settings(items=3000, capacity=64, batch=16, samples=5, timeout=10.0)
-    names = ["same-loop", "unbounded-same-loop", "thread-to-asyncio",
-             "unbounded-thread-to-asyncio"]
-    suite = Suite([WORKLOADS[name] for name in names], [subject],
-                  {"asyncio": loop_factory("asyncio")}, settings, repeat=1)
+    names = ["same-loop", "unbounded-same-loop", "thread-to-asyncio", "unbounded-thread-to-asyncio"]
+    suite = Suite(
+        [WORKLOADS[name] for name in names],
+        [subject],
+        {"asyncio": loop_factory("asyncio")},
+        settings,
+        repeat=1,
+    )
     CapacityPipe.opened = []
     for _ in suite.run():
         pass
@@ -352,15 +407,13 @@ def test_the_unbounded_workloads_open_an_unbounded_channel(chan_module):
     peers = _benchmark_module("peers")
     for name in names:
         assert WORKLOADS[name].supports(RingchanPipe)
-        assert WORKLOADS[name].supports(peers.MixedQueuePipe) == (
-            not name.startswith("unbounded-")
-        )
+        assert WORKLOADS[name].supports(peers.MixedQueuePipe) == (not name.startswith("unbounded-"))
 
 
 class RecordingPipe(RingchanPipe):
     """Keeps the capacity it was opened with and the size each consumer asked for."""
 
-    seen: List[Any] = []
+    seen: ClassVar[list[Any]] = []
 
     def __init__(self, module: Any, capacity: int, producers: int) -> None:
         super().__init__(module, capacity, producers)
@@ -378,8 +431,12 @@ class RecordingPipe(RingchanPipe):
 def test_the_sweep_measures_each_cell_with_its_own_capacity_and_size(chan_module):
     sweep = _benchmark_module("sweep")
     subject = Subject("x", "x", chan_module.__name__, RecordingPipe)
-    cells = [sweep.workload(consumer, capacity, size) for consumer in sweep.CONSUMERS
-             for capacity in sweep.CAPACITIES for size in sweep.SIZES]
+    cells = [
+        sweep.workload(consumer, capacity, size)
+        for consumer in sweep.CONSUMERS
+        for capacity in sweep.CAPACITIES
+        for size in sweep.SIZES
+    ]
     settings = Settings(items=500, capacity=1024, batch=256, samples=5, timeout=10.0)
     suite = Suite(cells, [subject], {"asyncio": loop_factory("asyncio")}, settings, repeat=1)
     assert len(suite.rows) == 1  # every cell in the same rounds
@@ -388,8 +445,10 @@ def test_the_sweep_measures_each_cell_with_its_own_capacity_and_size(chan_module
         pass
     assert all(cell.error is None and cell.runs[0] > 0 for cell in suite.cells)
     assert RecordingPipe.seen == [
-        (consumer, capacity, size) for consumer in sweep.CONSUMERS
-        for capacity in sweep.CAPACITIES for size in sweep.SIZES
+        (consumer, capacity, size)
+        for consumer in sweep.CONSUMERS
+        for capacity in sweep.CAPACITIES
+        for size in sweep.SIZES
     ]
 
 
@@ -403,8 +462,10 @@ def test_the_sweep_table_has_a_row_per_capacity():
         assert result["error"] is None, result
         assert result["median"] > 0 and result["subject"] == "c"
     lines = sweep.table(doc).splitlines()
-    assert lines[0] == ("| capacity | `recv_many(1)` | `recv_many(16)` | `recv_many(256)` | "
-                        "`batches(1, 0.01)` | `batches(16, 0.01)` | `batches(256, 0.01)` |")
+    assert lines[0] == (
+        "| capacity | `recv_many(1)` | `recv_many(16)` | `recv_many(256)` | "
+        "`batches(1, 0.01)` | `batches(16, 0.01)` | `batches(256, 0.01)` |"
+    )
     assert [line.split(" | ")[0] for line in lines[2:]] == ["| 16", "| 256", "| 4,096"]
     assert "error" not in "\n".join(lines) and "–" not in "\n".join(lines[2:])
 
@@ -426,8 +487,24 @@ def test_producer_counts_follow_the_cores():
 
 @pytest.mark.skipif(NO_EXTENSIONS, reason="the scaling run always measures the C channel")
 def test_scaling_counts_every_item():
-    proc = _run([str(SCALING), "--items", "3000", "--pipeline-items", "500", "--repeat", "1",
-                 "--producers", "1", "--producers", "3", "--timeout", "20", "--json"])
+    proc = _run(
+        [
+            str(SCALING),
+            "--items",
+            "3000",
+            "--pipeline-items",
+            "500",
+            "--repeat",
+            "1",
+            "--producers",
+            "1",
+            "--producers",
+            "3",
+            "--timeout",
+            "20",
+            "--json",
+        ]
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["settings"]["producers"] == [1, 3]
@@ -435,8 +512,10 @@ def test_scaling_counts_every_item():
     assert interpreter["python"] == ".".join(map(str, sys.version_info[:3]))
     # Only C's worker imports the C module; the pure twin and the peers run elsewhere.
     assert set(interpreter["workers"]) <= {"c", "c-gil", "rest"}
-    found = {(r["kind"], r["channel"], r["producers"], r["consumer"], r["batched"]): r
-             for r in doc["results"]}
+    found = {
+        (r["kind"], r["channel"], r["producers"], r["consumer"], r["batched"]): r
+        for r in doc["results"]
+    }
     channels = ["c", "py", "queue-queue"]
     if HAS_AIOLOGIC:
         channels += ["aiologic-queue", "aiologic-simple"]
@@ -488,8 +567,9 @@ def test_a_lost_scaling_item_is_an_error_not_a_figure(chan_module):
         for batched in (False, True):
             workload = workloads.scaling_workload(2, consumer, batched)
             new_loop = loop_factory("asyncio") if workload.uses_loop else None
-            with pytest.raises(BenchError, match="598 items summing to 178802, not 600 "
-                               "summing to 179700"):
+            with pytest.raises(
+                BenchError, match="598 items summing to 178802, not 600 summing to 179700"
+            ):
                 measure(workload, opener, new_loop, settings)
 
 

@@ -105,7 +105,7 @@ def test_error_in_a_thread_consumer(chan_module):
     source = Source(10, fail_at=3)
     rx = chan_module.from_iterable(iter(source), capacity=8)
     received = []
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="source failed"):
         for item in rx:
             received.append(item)
     assert received == [0, 1, 2]
@@ -141,7 +141,7 @@ def test_dropping_the_receiver_stops_the_worker(chan_module):
 
 
 def test_queue_bridge(chan_module, run):
-    q: "queue.Queue[object]" = queue.Queue()
+    q: queue.Queue[object] = queue.Queue()
     sentinel = object()
     rx = chan_module.from_iterable(iter(q.get, sentinel), capacity=16)
 
@@ -171,7 +171,7 @@ def test_daemon_only_if_asked(chan_module, daemon):
 
 
 @pytest.mark.parametrize(
-    "args, kwargs, error",
+    ("args", "kwargs", "error"),
     [
         ((42,), {}, TypeError),
         ((None,), {}, TypeError),
@@ -191,6 +191,6 @@ def test_lists_and_files(chan_module, tmp_path):
     assert list(chan_module.from_iterable([3, 1, 2])) == [3, 1, 2]
     path = tmp_path / "lines.txt"
     path.write_text("a\nb\nc\n")
-    file = open(path)
+    file = open(path)  # noqa: SIM115 - the worker closes it, as the test checks
     assert list(chan_module.from_iterable(file)) == ["a\n", "b\n", "c\n"]
     wait_until(lambda: file.closed)  # the worker closes the iterator it ran

@@ -24,7 +24,7 @@ async def settle(rounds: int = 5) -> None:
         await asyncio.sleep(0)
 
 
-async def outcome(task: "asyncio.Future"):
+async def outcome(task: asyncio.Future):
     """Wait (bounded) for *task*; return ("ok", result) or ("cancelled", None)."""
     await asyncio.wait({task}, timeout=WAIT)
     assert task.done(), "task did not finish: deadlock?"
@@ -75,10 +75,7 @@ def test_recv_woken_then_cancelled_loses_nothing(chan_module, run, how):
         tx.try_send_many(["a", "b", "c"])  # wakes the parked receive...
         task.cancel()  # ...which is cancelled before it runs again
         state, result = await outcome(task)
-        if state == "ok":
-            got = result if how == "recv_many" else [result]
-        else:
-            got = []
+        got = (result if how == "recv_many" else [result]) if state == "ok" else []
         got += await drain(rx)
         assert got == ["a", "b", "c"]
 

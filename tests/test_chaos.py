@@ -26,7 +26,8 @@ import asyncio
 import logging
 import random
 import time
-from typing import Any, Awaitable, Callable, List, Optional, Tuple
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from traffic import (
@@ -71,7 +72,7 @@ class Slot:
         self.tx.close()
 
 
-def unsent_suffix(items: List[Item], unsent: Any) -> int:
+def unsent_suffix(items: list[Item], unsent: Any) -> int:
     """Check that *unsent* is a suffix of *items*; return how many were sent."""
     assert isinstance(unsent, list), unsent
     sent = len(items) - len(unsent)
@@ -90,7 +91,7 @@ def thread_blocking_send(
             items = producer.take(1)
             while True:
                 try:
-                    slot.tx.blocking_send(items[0], timeout=rng.choice(SHORT_WAITS + (WAIT,)))
+                    slot.tx.blocking_send(items[0], timeout=rng.choice((*SHORT_WAITS, WAIT)))
                     producer.sent(items)
                     break
                 except TimeoutError as exc:
@@ -116,7 +117,7 @@ def thread_blocking_send_many(
             items = producer.take(rng.randint(1, 30))
             while items:
                 try:
-                    timeout = rng.choice(SHORT_WAITS + (WAIT,))
+                    timeout = rng.choice((*SHORT_WAITS, WAIT))
                     slot.tx.blocking_send_many(items, timeout=timeout)
                     producer.sent(items)
                     break
@@ -144,7 +145,7 @@ def thread_blocking_send_many(
 
 async def cut_short(
     make: Callable[[], Awaitable[Any]], rng: random.Random, counts: Any
-) -> Tuple[bool, Any]:
+) -> tuple[bool, Any]:
     """Await ``make()`` under a random cancellation; (finished?, result).
 
     Exceptions other than the cancellation itself propagate.
@@ -235,9 +236,9 @@ async def task_send_many(
         while budget.more(producer):
             items = producer.take(rng.randint(1, 30))
             while items:
-                op: Optional[Any] = None
+                op: Any | None = None
 
-                def start(items: List[Item] = items) -> Any:
+                def start(items: list[Item] = items) -> Any:
                     nonlocal op
                     op = slot.tx.send_many(items)
                     return op
@@ -363,10 +364,9 @@ def consume_in_thread(rx: Any, ledger: Ledger, rng: random.Random) -> None:
                     return
                 ledger.received_many(batch)
             else:
-                stop, taken = rng.randint(1, 100), 0
-                for item in rx:
+                stop = rng.randint(1, 100)
+                for taken, item in enumerate(rx, 1):
                     ledger.received(item)
-                    taken += 1
                     if taken == stop:
                         break
                 else:
@@ -381,7 +381,7 @@ def consume_in_thread(rx: Any, ledger: Ledger, rng: random.Random) -> None:
 
 
 def monkey(
-    slots: List[Slot],
+    slots: list[Slot],
     rx: Any,
     seconds: float,
     close_receiver: bool,
@@ -470,5 +470,5 @@ def test_chaos_loses_nothing(
     assert totals["items received"] == totals["items sent"]
     assert noise.reports == []
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
-    out, err = capfd.readouterr()
+    _out, err = capfd.readouterr()
     assert err == ""

@@ -132,11 +132,10 @@ def test_receiver_is_closed_reflects_receiver_or_all_senders(chan_module):
 
 def test_with_closes_sender_even_on_error(chan_module):
     tx, rx = chan_module.channel(2)
-    with pytest.raises(KeyError):
-        with tx as entered:
-            assert entered is tx
-            tx.try_send(1)
-            raise KeyError
+    with pytest.raises(KeyError), tx as entered:
+        assert entered is tx
+        tx.try_send(1)
+        raise KeyError
     assert tx.is_closed
     assert rx.try_recv() == 1
     with pytest.raises(Closed):

@@ -29,7 +29,7 @@ def both_modules():
         pytest.skip("RINGCHAN_NO_EXTENSIONS is set: the C channel is not tested")
     try:
         c_module = importlib.import_module(C_MODULE)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         pytest.fail(f"cannot import {C_MODULE}: {exc!r}", pytrace=False)
     return c_module, importlib.import_module(PY_MODULE)
 
@@ -37,7 +37,7 @@ def both_modules():
 def outcome(func, *args):
     try:
         result = func(*args)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return ("raised", type(exc).__name__, str(exc), getattr(exc, "item", None))
     return ("returned", result)
 
@@ -45,7 +45,7 @@ def outcome(func, *args):
 class Token:
     """An item whose lifetime the test can watch."""
 
-    __slots__ = ("n", "__weakref__")
+    __slots__ = ("__weakref__", "n")
 
     def __init__(self, n):
         self.n = n
@@ -63,7 +63,7 @@ def stepped(op):
         op.send(None)
     except StopIteration as stop:
         return ("finished", stop.value)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return ("raised", type(exc).__name__, str(exc), getattr(exc, "item", None))
     op.close()
     return ("parked",)

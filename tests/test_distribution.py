@@ -33,7 +33,6 @@ import tarfile
 import textwrap
 import zipfile
 from pathlib import Path
-from typing import Dict, Set
 
 import pytest
 
@@ -76,7 +75,7 @@ ARCHS = {
 }
 
 
-def intended_identifiers(platform: str) -> Set[str]:
+def intended_identifiers(platform: str) -> set[str]:
     """cp310-manylinux_x86_64 and the like: every build meant for *platform*."""
     pythons = ["cp" + v.replace(".", "") for v in CPYTHONS]
     pythons += ["cp" + v.replace(".", "") + "t" for v in FREE_THREADED]
@@ -130,7 +129,7 @@ IMPORT_AS = textwrap.dedent(
 )
 
 
-def _env(no_extensions: bool = False) -> Dict[str, str]:
+def _env(no_extensions: bool = False) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "RINGCHAN_NO_EXTENSIONS"}
     if no_extensions:
         env["RINGCHAN_NO_EXTENSIONS"] = "1"
@@ -139,7 +138,7 @@ def _env(no_extensions: bool = False) -> Dict[str, str]:
 
 @pytest.mark.skipif(not HAS_SETUP, reason="needs setup.py (a source tree or sdist)")
 @pytest.mark.parametrize(
-    "implementation, no_extensions, expected",
+    ("implementation", "no_extensions", "expected"),
     [
         ("cpython", False, "ringchan._channel_c"),
         ("cpython", True, "none"),
@@ -211,11 +210,27 @@ def test_metadata_names_every_supported_python() -> None:
         if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
     }
     assert versions == set(CPYTHONS)
-    assert any(c.startswith("Programming Language :: Python :: Free Threading ::") for c in classifiers)
+    assert any(
+        c.startswith("Programming Language :: Python :: Free Threading ::") for c in classifiers
+    )
     assert "Programming Language :: Python :: Implementation :: CPython" in classifiers
     assert meta["Requires-Python"] == ">=" + CPYTHONS[0]
     urls = {u.split(",", 1)[0] for u in meta.get_all("Project-URL") or []}
     assert {"Homepage", "Source", "Issues", "Changelog"} <= urls
+
+
+def test_pre_commit_pins_the_linters_as_the_dev_extra_does() -> None:
+    config = ROOT / ".pre-commit-config.yaml"
+    if not config.is_file():
+        pytest.skip("needs .pre-commit-config.yaml (a checkout)")
+    hooks = set(re.findall(r'"([A-Za-z0-9_.-]+==[^"]+)"', config.read_text(encoding="utf-8")))
+    dev = {
+        r.split(";", 1)[0].strip()
+        for r in importlib.metadata.requires("ringchan") or []
+        if re.search(r"extra\s*==\s*.dev.", r)
+    }
+    assert hooks, "no pinned tool in .pre-commit-config.yaml"
+    assert hooks <= dev, f"pinned differently from the dev extra: {sorted(hooks - dev)}"
 
 
 # --- cibuildwheel's builds ---------------------------------------------------
@@ -232,8 +247,15 @@ def test_cibuildwheel_builds_exactly_the_intended_wheels(platform: str) -> None:
     # CIBW_* variables of the caller would change the answer.
     env = {k: v for k, v in os.environ.items() if not k.startswith("CIBW_")}
     proc = subprocess.run(
-        [sys.executable, "-m", "cibuildwheel", "--platform", platform,
-         "--print-build-identifiers", "."],
+        [
+            sys.executable,
+            "-m",
+            "cibuildwheel",
+            "--platform",
+            platform,
+            "--print-build-identifiers",
+            ".",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -260,7 +282,7 @@ def test_release_workflow_runs_that_cibuildwheel_on_every_architecture() -> None
     # One matrix row per runner: "- { os: <runner>, archs: <arch> }".
     rows = re.findall(r"-\s*\{\s*os:\s*([\w.-]+),\s*archs:\s*(\w+)\s*\}", text)
     platform_of = {"ubuntu": "linux", "macos": "macos", "windows": "windows"}
-    found: Dict[str, Set[str]] = {p: set() for p in ARCHS}
+    found: dict[str, set[str]] = {p: set() for p in ARCHS}
     for runner, arch in rows:
         found[platform_of[runner.split("-")[0]]].add(arch)
     assert found == ARCHS
@@ -309,14 +331,21 @@ SDIST_FORBIDDEN = re.compile(
 #: Build output and local state of a checkout, left out of the copy the
 #: sdist is built from (the files Cython generates stay, as in a checkout).
 LOCAL_STATE = (
-    ".git", ".venv*", "build", "dist", "wheelhouse", "*.egg-info", "__pycache__", ".hypothesis"
+    ".git",
+    ".venv*",
+    "build",
+    "dist",
+    "wheelhouse",
+    "*.egg-info",
+    "__pycache__",
+    ".hypothesis",
 )
 
 #: Sources: never in a wheel.
 WHEEL_FORBIDDEN = re.compile(r"\.(c|h|pyx|pxd)$")
 
 
-def _sdist_members(path: Path) -> Set[str]:
+def _sdist_members(path: Path) -> set[str]:
     with tarfile.open(path) as tar:
         names = [m.name for m in tar.getmembers() if m.isfile()]
     top = {n.split("/", 1)[0] for n in names}
@@ -324,12 +353,12 @@ def _sdist_members(path: Path) -> Set[str]:
     return {n.split("/", 1)[1] for n in names}
 
 
-def _wheel_members(path: Path) -> Set[str]:
+def _wheel_members(path: Path) -> set[str]:
     with zipfile.ZipFile(path) as whl:
         return {n for n in whl.namelist() if not n.endswith("/")}
 
 
-def _tracked_sources() -> Set[str]:
+def _tracked_sources() -> set[str]:
     """The files git tracks in the folders the sdist carries whole, if git can tell."""
     if not (ROOT / ".git").exists() or shutil.which("git") is None:
         return set()
@@ -388,7 +417,8 @@ def test_sdist_holds_the_sources_and_nothing_generated(dist: Path) -> None:
     if tracked:
         assert not tracked - members, f"tracked but missing: {sorted(tracked - members)}"
         untracked = {
-            m for m in members - tracked
+            m
+            for m in members - tracked
             if not SDIST_METADATA.fullmatch(m) and m not in SDIST_REQUIRED
         }
         assert not untracked, f"files git does not track: {sorted(untracked)}"
@@ -398,7 +428,8 @@ def test_sdist_holds_the_sources_and_nothing_generated(dist: Path) -> None:
 def test_wheels_hold_no_sources(dist: Path) -> None:
     (sdist,) = dist.glob("ringchan-*.tar.gz")
     modules = {
-        m[len("src/"):] for m in _sdist_members(sdist)
+        m[len("src/") :]
+        for m in _sdist_members(sdist)
         if re.fullmatch(r"src/ringchan/(bench/)?[^/]+\.py", m)
     }
     wheels = sorted(dist.glob("ringchan-*.whl"))
@@ -408,6 +439,8 @@ def test_wheels_hold_no_sources(dist: Path) -> None:
         compiled = not wheel.name.endswith("-none-any.whl")
         assert not [m for m in members if WHEEL_FORBIDDEN.search(m)], wheel.name
         package = {m for m in members if not re.match(r"ringchan-[^/]+\.dist-info/", m)}
-        extensions = {m for m in package if re.fullmatch(r"ringchan/_channel_c\.[^/]+\.(so|pyd)", m)}
+        extensions = {
+            m for m in package if re.fullmatch(r"ringchan/_channel_c\.[^/]+\.(so|pyd)", m)
+        }
         assert len(extensions) == (1 if compiled else 0), (wheel.name, extensions)
         assert package - extensions == modules | {"ringchan/py.typed"}, wheel.name

@@ -21,7 +21,6 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Tuple
 
 import pytest
 
@@ -42,7 +41,7 @@ NO_EXTENSIONS = bool(os.environ.get("RINGCHAN_NO_EXTENSIONS"))
 
 #: Lines each script prints once its own assertions have passed (regular
 #: expressions, matched against whole lines of its output).
-EXPECTED: Dict[str, Tuple[str, ...]] = {
+EXPECTED: dict[str, tuple[str, ...]] = {
     "graceful_shutdown.py": (
         r"stop requested by timer with \d+ items buffered",
         r"3 producers sent (\d+) items; drained \1: none lost",
@@ -78,7 +77,7 @@ no_examples = pytest.mark.skipif(
 )
 
 
-def _child_env(no_extensions: bool) -> Dict[str, str]:
+def _child_env(no_extensions: bool) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("RINGCHAN_NO_EXTENSIONS", None)
     if no_extensions:
@@ -110,7 +109,7 @@ def test_examples_are_in_the_checkout() -> None:
     assert EXAMPLES.is_dir(), f"{EXAMPLES} is missing"
 
 
-def _imported_modules(tree: ast.Module) -> List[str]:
+def _imported_modules(tree: ast.Module) -> list[str]:
     modules = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

@@ -5,7 +5,7 @@ on the closed handle failing, wake-ups passed on by cancelled senders."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, List
+from typing import Any
 
 import pytest
 from conftest import WAIT
@@ -15,7 +15,7 @@ from ringchan._errors import Closed
 
 
 def test_closing_another_sender_keeps_the_parking_order(chan_module: Any, run: Any) -> None:
-    async def main() -> List[str]:
+    async def main() -> list[str]:
         tx, rx = chan_module.channel(1)
         extra = tx.clone()
         tx.try_send("x")
@@ -32,7 +32,7 @@ def test_closing_another_sender_keeps_the_parking_order(chan_module: Any, run: A
 
 
 def test_closing_a_sender_fails_only_its_own_parked_sends(chan_module: Any, run: Any) -> None:
-    async def main() -> List[Any]:
+    async def main() -> list[Any]:
         tx, rx = chan_module.channel(1)
         doomed = tx.clone()
         tx.try_send("x")

@@ -22,12 +22,12 @@ import asyncio
 import functools
 import sys
 import threading
-from typing import Any, Callable, Iterator, List, Type
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from test_stress import run_traffic
 from traffic import Noise
-
 
 WAIT = 10.0
 
@@ -36,7 +36,7 @@ class Faults:
     """Makes loops whose ``call_soon_threadsafe`` raises *error* on every
     *every*-th call (counted across all of them), and counts what it did."""
 
-    def __init__(self, error: Type[BaseException], every: int) -> None:
+    def __init__(self, error: type[BaseException], every: int) -> None:
         self.error = error
         self.every = every
         self.calls = 0
@@ -79,9 +79,9 @@ def interrupts_fail(test: Callable[..., None]) -> Callable[..., None]:
 
 
 @pytest.fixture
-def unraisable() -> Iterator[List[BaseException]]:
+def unraisable() -> Iterator[list[BaseException]]:
     """What ``sys.unraisablehook`` was given during the test."""
-    seen: List[BaseException] = []
+    seen: list[BaseException] = []
     old = sys.unraisablehook
     sys.unraisablehook = lambda args: seen.append(args.exc_value)
     try:
@@ -90,7 +90,10 @@ def unraisable() -> Iterator[List[BaseException]]:
         sys.unraisablehook = old
 
 
-ERRORS = [pytest.param(MemoryError, id="MemoryError"), pytest.param(KeyboardInterrupt, id="KeyboardInterrupt")]
+ERRORS = [
+    pytest.param(MemoryError, id="MemoryError"),
+    pytest.param(KeyboardInterrupt, id="KeyboardInterrupt"),
+]
 
 
 # --- single steps ------------------------------------------------------------
@@ -99,7 +102,7 @@ ERRORS = [pytest.param(MemoryError, id="MemoryError"), pytest.param(KeyboardInte
 @pytest.mark.parametrize("error", ERRORS)
 @interrupts_fail
 def test_send_whose_wake_fails_once_still_delivers(
-    chan_module: Any, loop_factory: Any, spawn: Any, unraisable: List[BaseException], error: Any
+    chan_module: Any, loop_factory: Any, spawn: Any, unraisable: list[BaseException], error: Any
 ) -> None:
     faults = Faults(error, every=1)
     loop = faults.loop(loop_factory)
@@ -126,7 +129,7 @@ def test_send_whose_wake_fails_once_still_delivers(
 @pytest.mark.parametrize("error", ERRORS)
 @interrupts_fail
 def test_receiver_stays_registered_when_every_wake_fails(
-    chan_module: Any, loop_factory: Any, spawn: Any, unraisable: List[BaseException], error: Any
+    chan_module: Any, loop_factory: Any, spawn: Any, unraisable: list[BaseException], error: Any
 ) -> None:
     """Both tries fail: the send still succeeded, and the receiver, still
     registered, is woken by the next send."""
@@ -155,10 +158,17 @@ def test_receiver_stays_registered_when_every_wake_fails(
 
 
 @pytest.mark.parametrize("error", ERRORS)
-@pytest.mark.parametrize("way", ["try_recv", "try_recv_many", "blocking_recv", "blocking_recv_many"])
+@pytest.mark.parametrize(
+    "way", ["try_recv", "try_recv_many", "blocking_recv", "blocking_recv_many"]
+)
 @interrupts_fail
 def test_receive_whose_wakes_fail_still_returns_its_items(
-    chan_module: Any, loop_factory: Any, spawn: Any, unraisable: List[BaseException], error: Any, way: str
+    chan_module: Any,
+    loop_factory: Any,
+    spawn: Any,
+    unraisable: list[BaseException],
+    error: Any,
+    way: str,
 ) -> None:
     """Both tries to wake the parked senders fail: the receive returns what
     it took all the same, the senders stay parked in order, and the next
@@ -207,7 +217,7 @@ def test_receive_whose_wakes_fail_still_returns_its_items(
 @pytest.mark.parametrize("error", ERRORS)
 @interrupts_fail
 def test_awaited_receive_whose_wakes_fail_still_returns_its_item(
-    chan_module: Any, loop_factory: Any, spawn: Any, unraisable: List[BaseException], error: Any
+    chan_module: Any, loop_factory: Any, spawn: Any, unraisable: list[BaseException], error: Any
 ) -> None:
     faults = Faults(error, every=1 << 30)
     sender_loop = faults.loop(loop_factory)
@@ -221,7 +231,7 @@ def test_awaited_receive_whose_wakes_fail_still_returns_its_item(
 
     producer = spawn(sender_loop.run_until_complete, produce())
 
-    async def consume() -> List[Any]:
+    async def consume() -> list[Any]:
         started.wait(WAIT)
         while rx._parked()[0] < 1:
             await asyncio.sleep(0.0001)
@@ -245,7 +255,7 @@ def test_awaited_receive_whose_wakes_fail_still_returns_its_item(
 
 @pytest.mark.parametrize("way", ["blocking_send", "blocking_send_many"])
 def test_blocking_send_that_gets_in_after_parking_is_not_failed_by_a_close(
-    chan_module: Any, loop_factory: Any, spawn: Any, unraisable: List[BaseException], way: str
+    chan_module: Any, loop_factory: Any, spawn: Any, unraisable: list[BaseException], way: str
 ) -> None:
     """A blocking send that parks, then finds room on its second look, has
     succeeded: its handle closed right after must not turn it into Closed.
@@ -257,7 +267,7 @@ def test_blocking_send_that_gets_in_after_parking_is_not_failed_by_a_close(
     tx, rx = chan_module.channel(1)
     loop = loop_factory()
     real = loop.call_soon_threadsafe
-    drained: List[Any] = []
+    drained: list[Any] = []
     phase = ["fill"]
 
     def call_soon_threadsafe(*args: Any, **kwargs: Any) -> Any:
@@ -318,7 +328,7 @@ def test_stress_traffic_with_failing_wakeups(
     load: Any,
     seed: int,
     tally: Callable[[str, int], None],
-    unraisable: List[BaseException],
+    unraisable: list[BaseException],
     error: Any,
     every: int,
     consumer: str,

@@ -17,8 +17,8 @@ import fractions
 import math
 import numbers
 import operator
-from collections.abc import Sequence
-from typing import Any, Callable, Iterator, List
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import hypothesis.strategies as st
 import pytest
@@ -66,7 +66,7 @@ class UnsizedSequence(FailingSequence):
         raise Boom("no length")
 
 
-def sends(tx: Any, items: Any, run: Callable[[Any], Any]) -> List[Callable[[], Any]]:
+def sends(tx: Any, items: Any, run: Callable[[Any], Any]) -> list[Callable[[], Any]]:
     """Every way to send *items* at once, each as a call."""
     return [
         lambda: tx.try_send_many(items),
@@ -131,9 +131,7 @@ def test_sequence_failing_part_way_sends_nothing(
     assert rx.try_recv_many(8) == list(range(6))
 
 
-def meddling_send(
-    tx: Any, rx: Any, way: int, run: Callable[[Any], Any], spawn: Any
-) -> None:
+def meddling_send(tx: Any, rx: Any, way: int, run: Callable[[Any], Any], spawn: Any) -> None:
     """Send a sequence whose reading uses the channel; bounded, in a thread."""
 
     class Meddling(FailingSequence):
@@ -234,8 +232,19 @@ ANYTHING = st.one_of(
     st.builds(FailingSequence, st.integers(0, 6), st.integers(0, 6)),
     st.builds(SlowFloat, st.floats(0, 1)),
     st.sampled_from(
-        [object(), int, float, type, Ellipsis, NotImplemented, len, HostileIndex(),
-         WrongIndex(), HostileIterable(), HostileReal()]
+        [
+            object(),
+            int,
+            float,
+            type,
+            Ellipsis,
+            NotImplemented,
+            len,
+            HostileIndex(),
+            WrongIndex(),
+            HostileIterable(),
+            HostileReal(),
+        ]
     ),
     st.from_type(type).flatmap(st.from_type).filter(lambda v: not isinstance(v, type)),
 )
@@ -274,7 +283,7 @@ def _too_big(value: Any) -> bool:
         return len(value) > 32
     except OverflowError:
         return True
-    except Exception:  # noqa: BLE001 - unsized, or hostile
+    except Exception:
         return False
 
 
@@ -282,7 +291,7 @@ def _huge_capacity(value: Any) -> bool:
     """A valid capacity that would allocate more than a test should."""
     try:
         number = operator.index(value)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
     return 4096 < number <= MAX_CAPACITY
 
@@ -318,9 +327,12 @@ def test_fuzzed_arguments_give_clear_errors(
         tx.try_send("kept")  # so a receive never has to wait
         handle = tx if "send" in method or "reserve" in method else rx
         takes_first = method not in (
-            "blocking_recv", "blocking_peek", "blocking_transaction", "blocking_reserve"
+            "blocking_recv",
+            "blocking_peek",
+            "blocking_transaction",
+            "blocking_reserve",
         )
-        args: List[Any] = [first] if takes_first else []
+        args: list[Any] = [first] if takes_first else []
         kwargs = {}
         if method == "batches":
             args.append(timeout)  # max_wait: the same surface as a timeout

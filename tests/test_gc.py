@@ -37,7 +37,7 @@ class Box:
 def _reset_counts():
     gc.collect()
     Item.finalized = 0
-    yield
+    return
 
 
 def refcounts(objs):
@@ -51,7 +51,7 @@ def test_refcounts_unchanged_through_try_ops(chan_module):
     tx.try_send(objs[0])
     assert tx.try_send_many(objs[1:]) == 3
     assert refcounts(objs) == [b + 1 for b in before]  # held by the buffer
-    got = [rx.try_recv()] + rx.try_recv_many(10)
+    got = [rx.try_recv(), *rx.try_recv_many(10)]
     assert got == objs
     del got
     assert refcounts(objs) == before
@@ -332,9 +332,7 @@ def _full_channel(module):
 
 
 REFUSALS = [
-    pytest.param(
-        _closed_channel, lambda tx, item: tx.try_send(item), Closed, id="try_send-closed"
-    ),
+    pytest.param(_closed_channel, lambda tx, item: tx.try_send(item), Closed, id="try_send-closed"),
     pytest.param(
         _closed_channel,
         lambda tx, item: tx.try_send_many([item]),
@@ -368,9 +366,10 @@ REFUSALS = [
     ),
 ]
 
+
 @pytest.mark.parametrize(("make", "refused", "error"), REFUSALS)
 def test_refused_item_is_released_without_the_cycle_collector(chan_module, make, refused, error):
-    tx, rx = make(chan_module)
+    tx, _rx = make(chan_module)
     item = Item()
     ref = weakref.ref(item)
     with cycle_gc_disabled():
@@ -462,9 +461,7 @@ def test_send_many_releases_items_without_the_cycle_collector(chan_module, run):
         )
 
 
-def test_sender_dropped_after_send_many_is_released_without_the_cycle_collector(
-    chan_module, run
-):
+def test_sender_dropped_after_send_many_is_released_without_the_cycle_collector(chan_module, run):
     tx, rx = chan_module.channel(4)
     clone = tx.clone()
     ref = weakref.ref(clone)

@@ -28,7 +28,8 @@ import subprocess
 import sys
 import textwrap
 import time
-from typing import Any, Callable, List, Tuple
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -134,7 +135,7 @@ def test_thread_sends_after_the_receivers_loop_closed_with_recv_parked(
     spawn(produce).join()
     assert len(rx) == 3
 
-    async def receive_all() -> List[Any]:
+    async def receive_all() -> list[Any]:
         got = [await rx.recv()]
         got += await rx.recv_many(5)
         tx.close()
@@ -218,7 +219,7 @@ def _sleeping(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] in ("S", "D")
 
 
-def interrupt_child(module: Any, script: str, *args: str) -> Tuple[int, str, str]:
+def interrupt_child(module: Any, script: str, *args: str) -> tuple[int, str, str]:
     """Run *script*; once it prints "ready" and sleeps, send SIGINT; (code, out, err)."""
     proc = subprocess.Popen(
         [sys.executable, "-c", script, module.__name__, *args],

@@ -26,7 +26,8 @@ import textwrap
 import threading
 import tracemalloc
 import weakref
-from typing import Any, Callable, List
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -102,8 +103,13 @@ def left_in_collected_cycle(mod: Any, obj: Any) -> None:
     del tx, rx, box
 
 
-SYNC_PATHS = [received, refused, dropped_by_closed_receiver, left_in_freed_channel,
-              left_in_collected_cycle]
+SYNC_PATHS = [
+    received,
+    refused,
+    dropped_by_closed_receiver,
+    left_in_freed_channel,
+    left_in_collected_cycle,
+]
 
 
 @pytest.mark.parametrize("path", SYNC_PATHS, ids=[p.__name__ for p in SYNC_PATHS])
@@ -169,7 +175,7 @@ def test_refcount_unchanged_after_async_paths(chan_module: Any, run: Any) -> Non
 
 
 def test_channels_in_cycles_through_their_items_are_all_collected(chan_module: Any) -> None:
-    refs: List[weakref.ref[Any]] = []
+    refs: list[weakref.ref[Any]] = []
     for i in range(500):
         tx, rx = chan_module.channel(1 + i % 4)
         if i % 3 == 0:

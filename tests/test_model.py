@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections import deque
-from typing import Any, Callable, Deque, List, Optional, Tuple
+from collections.abc import Callable
+from typing import Any
 
 import hypothesis.strategies as st
 import pytest
@@ -34,21 +35,21 @@ items_st = st.integers(-5, 1000)
 picks = st.integers(0, 1 << 16)
 
 
-def outcome(func: Callable[..., Any], *args: Any) -> Tuple[Any, ...]:
+def outcome(func: Callable[..., Any], *args: Any) -> tuple[Any, ...]:
     """("ok", result) or ("raised", type, message, .item) for comparison."""
     try:
         result = func(*args)
-    except Exception as exc:  # noqa: BLE001 - every outcome is compared
+    except Exception as exc:
         return ("raised", type(exc), str(exc), getattr(exc, "item", None))
     return ("ok", result)
 
 
-def closed(message: str, item: Any = None) -> Tuple[Any, ...]:
+def closed(message: str, item: Any = None) -> tuple[Any, ...]:
     return ("raised", Closed, message, item)
 
 
 def machine_for(
-    module: Any, make_loop: Callable[[], asyncio.AbstractEventLoop], steps: List[int]
+    module: Any, make_loop: Callable[[], asyncio.AbstractEventLoop], steps: list[int]
 ) -> type:
     """A state machine class driving *module*'s channel on loops from *make_loop*.
 
@@ -61,11 +62,11 @@ def machine_for(
         def __init__(self) -> None:
             super().__init__()
             self.loop = make_loop()
-            self.tx: List[Any] = []
-            self.tx_closed: List[bool] = []
+            self.tx: list[Any] = []
+            self.tx_closed: list[bool] = []
             self.rx: Any = None
             self.capacity = 0
-            self.buf: Deque[int] = deque()
+            self.buf: deque[int] = deque()
             self.rx_closed = False
 
         @initialize(capacity=st.integers(1, 6))
@@ -84,14 +85,14 @@ def machine_for(
         def senders(self) -> int:
             return self.tx_closed.count(False)
 
-        def refusal(self, i: int) -> Optional[str]:
+        def refusal(self, i: int) -> str | None:
             if self.tx_closed[i]:
                 return _messages.SENDER_CLOSED
             if self.rx_closed:
                 return _messages.RECEIVER_CLOSED
             return None
 
-        def ended(self) -> Optional[str]:
+        def ended(self) -> str | None:
             if self.buf:
                 return None
             if self.rx_closed:
@@ -103,10 +104,10 @@ def machine_for(
         def room(self) -> int:
             return self.capacity - len(self.buf)
 
-        def take(self, count: int) -> List[int]:
+        def take(self, count: int) -> list[int]:
             return [self.buf.popleft() for _ in range(min(count, len(self.buf)))]
 
-        def run(self, make: Callable[[], Any]) -> Tuple[Any, ...]:
+        def run(self, make: Callable[[], Any]) -> tuple[Any, ...]:
             """Run an awaitable until it finishes or parks; a parked one is cancelled."""
 
             async def attempt() -> Any:
@@ -138,7 +139,7 @@ def machine_for(
             assert outcome(self.tx[i].try_send, item) == expected
 
         @rule(pick=picks, items=st.lists(items_st, max_size=8), kind=st.sampled_from([list, tuple]))
-        def try_send_many(self, pick: int, items: List[int], kind: type) -> None:
+        def try_send_many(self, pick: int, items: list[int], kind: type) -> None:
             i = pick % len(self.tx)
             refusal = self.refusal(i)
             if refusal:
@@ -163,7 +164,7 @@ def machine_for(
             assert self.run(lambda: self.tx[i].send(item)) == expected
 
         @rule(pick=picks, items=st.lists(items_st, max_size=8))
-        def send_many(self, pick: int, items: List[int]) -> None:
+        def send_many(self, pick: int, items: list[int]) -> None:
             i = pick % len(self.tx)
             refusal = self.refusal(i)
             op = self.tx[i].send_many(iter(items))
@@ -301,8 +302,6 @@ def test_channel_matches_the_model(
 ) -> None:
     counts = [0, 0]  # sequences, steps
     machine = machine_for(chan_module, loop_factory, counts)
-    run_state_machine_as_test(
-        machine, settings=settings(settings.default, stateful_step_count=40)
-    )
+    run_state_machine_as_test(machine, settings=settings(settings.default, stateful_step_count=40))
     tally("model: operation sequences checked", counts[0])
     tally("model: operations checked", counts[1])

@@ -220,7 +220,7 @@ def test_receiver_close_keeps_a_value_already_sent(chan_module):
     tx.send("sent first")
     rx.close()
     assert rx.try_recv() == "sent first"
-    tx2, rx2 = chan_module.oneshot()
+    _tx2, rx2 = chan_module.oneshot()
     rx2.close()
     assert rx2.is_closed
     with pytest.raises(Closed):
@@ -228,6 +228,6 @@ def test_receiver_close_keeps_a_value_already_sent(chan_module):
 
 
 def test_empty_says_how_to_wait(chan_module):
-    tx, rx = chan_module.oneshot()
+    _tx, rx = chan_module.oneshot()
     with pytest.raises(Empty, match="await the receiver"):
         rx.try_recv()

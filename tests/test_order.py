@@ -116,9 +116,7 @@ def consume_thread(rx):
 
 @pytest.mark.parametrize("capacity", [1, 2, 1024])
 @pytest.mark.parametrize("consumer", ["task", "thread"])
-def test_mixed_producers_fifo_no_loss_no_duplicates(
-    chan_module, run, spawn, capacity, consumer
-):
+def test_mixed_producers_fifo_no_loss_no_duplicates(chan_module, run, spawn, capacity, consumer):
     tx, rx = chan_module.channel(capacity)
     senders = [tx.clone() for _ in range(PRODUCERS)]
     tx.close()

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from typing import Any, List, Set, Tuple
+from typing import Any
 
 import pytest
-
 from conftest import C_MODULE, NO_EXTENSIONS, PY_MODULE
 
 pytestmark = pytest.mark.skipif(
@@ -17,20 +16,29 @@ pytestmark = pytest.mark.skipif(
 )
 
 CLASSES = ("Sender", "Receiver", "Permit", "WeakSender")
-PROTOCOL = {"__aiter__", "__anext__", "__iter__", "__next__", "__len__", "__enter__",
-            "__exit__", "__aenter__", "__aexit__"}
+PROTOCOL = {
+    "__aiter__",
+    "__anext__",
+    "__iter__",
+    "__next__",
+    "__len__",
+    "__enter__",
+    "__exit__",
+    "__aenter__",
+    "__aexit__",
+}
 
 
 @pytest.fixture(scope="module")
-def modules() -> Tuple[Any, Any]:
+def modules() -> tuple[Any, Any]:
     return importlib.import_module(C_MODULE), importlib.import_module(PY_MODULE)
 
 
-def public(cls: type) -> Set[str]:
+def public(cls: type) -> set[str]:
     return {name for name in dir(cls) if not name.startswith("_") or name in PROTOCOL}
 
 
-def parameters(func: Any) -> List[Tuple[str, Any]]:
+def parameters(func: Any) -> list[tuple[str, Any]]:
     """Names and defaults, self left out: how a caller sees the method."""
     signature = inspect.signature(func)
     return [(p.name, p.default) for p in signature.parameters.values() if p.name != "self"]
@@ -77,8 +85,10 @@ def test_the_c_methods_have_signatures():
     c = importlib.import_module(C_MODULE)
     assert parameters(c.Sender.send) == [("item", inspect.Parameter.empty)]
     assert parameters(c.Sender.blocking_send) == [
-        ("item", inspect.Parameter.empty), ("timeout", None)
+        ("item", inspect.Parameter.empty),
+        ("timeout", None),
     ]
     assert parameters(c.Receiver.batches) == [
-        ("max_items", inspect.Parameter.empty), ("max_wait", inspect.Parameter.empty)
+        ("max_items", inspect.Parameter.empty),
+        ("max_wait", inspect.Parameter.empty),
     ]

@@ -170,16 +170,15 @@ def test_blocking_peek_refuses_a_running_loop(chan_module, run):
     async def main():
         with pytest.raises(RuntimeError, match="event loop"):
             rx.blocking_peek()
-        with pytest.raises(RuntimeError, match="event loop"):
-            with rx.blocking_transaction():
-                pass
+        with pytest.raises(RuntimeError, match="event loop"), rx.blocking_transaction():
+            pass
 
     run(main())
 
 
 @pytest.mark.parametrize("timeout", [-1, float("nan"), "1"])
 def test_bad_timeouts_are_refused(chan_module, timeout):
-    tx, rx = chan_module.channel(1)
+    _tx, rx = chan_module.channel(1)
     with pytest.raises((TypeError, ValueError)):
         rx.blocking_peek(timeout)
     with pytest.raises((TypeError, ValueError)):
@@ -271,23 +270,20 @@ def test_cancelled_inside_a_transaction_keeps_the_item(chan_module, run):
 def test_blocking_transaction(chan_module):
     tx, rx = chan_module.channel(2)
     tx.try_send(1)
-    with pytest.raises(ValueError):
-        with rx.blocking_transaction(timeout=WAIT) as item:
-            raise ValueError(item)
+    with pytest.raises(ValueError, match=r"^1$"), rx.blocking_transaction(timeout=WAIT) as item:
+        raise ValueError(item)
     with rx.blocking_transaction(timeout=WAIT) as item:
         assert item == 1
     assert len(rx) == 0
-    with pytest.raises(TimeoutError):
-        with rx.blocking_transaction(timeout=0.01):
-            pytest.fail("entered without an item")
+    with pytest.raises(TimeoutError), rx.blocking_transaction(timeout=0.01):
+        pytest.fail("entered without an item")
 
 
 def test_transaction_kinds_are_not_mixed(chan_module, run):
     tx, rx = chan_module.channel(2)
     tx.try_send(1)
-    with pytest.raises(TypeError, match="async with"):
-        with rx.transaction():
-            pass
+    with pytest.raises(TypeError, match="async with"), rx.transaction():
+        pass
 
     async def main():
         with pytest.raises(TypeError, match="with"):

@@ -210,7 +210,7 @@ def test_blocking_reserve(chan_module, spawn):
 
 
 def test_blocking_reserve_refuses_a_running_loop(chan_module, run):
-    tx, rx = chan_module.channel(1)
+    tx, _rx = chan_module.channel(1)
 
     async def main():
         with pytest.raises(RuntimeError, match="event loop"):
@@ -280,8 +280,15 @@ def test_parked_reserve_fails_when_the_receiver_closes(chan_module, run):
 
 
 @pytest.mark.parametrize(
-    "count, error",
-    [(0, ValueError), (-1, ValueError), (5, ValueError), (1.0, TypeError), (True, TypeError), ("2", TypeError)],
+    ("count", "error"),
+    [
+        (0, ValueError),
+        (-1, ValueError),
+        (5, ValueError),
+        (1.0, TypeError),
+        (True, TypeError),
+        ("2", TypeError),
+    ],
 )
 def test_bad_counts_are_refused(chan_module, run, count, error):
     tx, rx = chan_module.channel(4)
@@ -294,7 +301,7 @@ def test_bad_counts_are_refused(chan_module, run, count, error):
 
 
 def test_unawaited_reserve_warns(chan_module):
-    tx, rx = chan_module.channel(1)
+    tx, _rx = chan_module.channel(1)
     with pytest.warns(RuntimeWarning, match="nothing was reserved"):
         tx.reserve()
         gc.collect()
@@ -326,9 +333,7 @@ def test_bound_holds_under_threads_mixing_permits_and_sends(chan_module):
                     mine.blocking_send(item, timeout=WAIT)
 
     # Cloned here: a thread that started late would find tx closed.
-    workers = [
-        threading.Thread(target=produce, args=(seed, tx.clone())) for seed in range(threads)
-    ]
+    workers = [threading.Thread(target=produce, args=(seed, tx.clone())) for seed in range(threads)]
     for worker in workers:
         worker.start()
     tx.close()
@@ -346,7 +351,7 @@ def test_bound_holds_under_threads_mixing_permits_and_sends(chan_module):
 
 
 def test_permit_repr_and_len(chan_module):
-    tx, rx = chan_module.channel(4)
+    tx, _rx = chan_module.channel(4)
     permit = tx.try_reserve_many(3)
     assert "slots=3" in repr(permit)
     permit.send(0)

@@ -20,7 +20,8 @@ import sys
 import sysconfig
 import threading
 from collections import Counter
-from typing import Any, Callable, List
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from conftest import WAIT
@@ -53,7 +54,10 @@ def test_import_leaves_the_gil_disabled(pure: bool) -> None:
     )
     out = subprocess.run(
         [sys.executable, "-W", "error", "-c", code],
-        capture_output=True, text=True, timeout=60, env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [str(not pure), "False"]
@@ -79,7 +83,7 @@ def test_last_sender_dropped_on_another_thread_ends_a_parked_receive(
                 holder[0].try_send("v")
                 holder.clear()  # the last reference, dropped on this thread
 
-            async def consume() -> List[Any]:
+            async def consume() -> list[Any]:
                 got = []
                 first = asyncio.ensure_future(rx.recv())
                 while not rx._parked()[1]:
@@ -107,7 +111,13 @@ def test_receiver_dropped_on_another_thread_fails_a_parked_send(
         tx.try_send("fill")
         holder = [rx]
         del rx
-        sending = spawn(lambda: pytest.raises(Closed, tx.blocking_send, "late", WAIT))
+
+        def send_late() -> Any:
+            with pytest.raises(Closed) as error:
+                tx.blocking_send("late", WAIT)
+            return error
+
+        sending = spawn(send_late)
         while not holder[0]._parked()[0]:
             pass
         dropper = spawn(holder.clear)
@@ -139,7 +149,7 @@ def test_barrier_started_threads_hammer_every_method(
     tx, rx = chan_module.channel(capacity)
     # Only a start gate: generous, for threads started under a sanitizer.
     start = threading.Barrier(threads + 1, timeout=6 * WAIT)
-    sent: List[Counter] = [Counter() for _ in range(threads)]
+    sent: list[Counter] = [Counter() for _ in range(threads)]
 
     def produce(pid: int, own: Any) -> None:
         start.wait()

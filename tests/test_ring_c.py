@@ -17,7 +17,6 @@ import subprocess
 import sys
 import sysconfig
 from pathlib import Path
-from typing import List
 
 import pytest
 
@@ -51,10 +50,22 @@ def _compiler() -> str:
     return cc
 
 
-def _build(cc: str, flags: List[str], source: Path, out: Path) -> subprocess.CompletedProcess:
+def _build(cc: str, flags: list[str], source: Path, out: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [cc, "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pthread", *flags,
-         f"-I{CSRC}", str(source), "-o", str(out)],
+        [
+            cc,
+            "-O1",
+            "-g",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pthread",
+            *flags,
+            f"-I{CSRC}",
+            str(source),
+            "-o",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -63,7 +74,7 @@ def _build(cc: str, flags: List[str], source: Path, out: Path) -> subprocess.Com
 
 
 def _build_and_run(
-    flags: List[str], source: Path, items: str, tmp_path: Path
+    flags: list[str], source: Path, items: str, tmp_path: Path
 ) -> subprocess.CompletedProcess:
     cc = _compiler()
     sanitizers = [f for f in flags if f.startswith("-fsanitize")]
@@ -95,7 +106,7 @@ SANITIZERS = [
 
 
 @pytest.mark.parametrize("flags", SANITIZERS)
-def test_ring_threads(flags: List[str], tmp_path: Path) -> None:
+def test_ring_threads(flags: list[str], tmp_path: Path) -> None:
     result = _build_and_run(flags, SOURCE, ITEMS_PER_PRODUCER, tmp_path)
     assert result.stdout.count("none lost") == 5, result.stdout
 
@@ -110,6 +121,6 @@ def test_ring_threads(flags: List[str], tmp_path: Path) -> None:
     ],
 )
 @pytest.mark.parametrize("flags", SANITIZERS)
-def test_list_threads(flags: List[str], blocks: List[str], tmp_path: Path) -> None:
+def test_list_threads(flags: list[str], blocks: list[str], tmp_path: Path) -> None:
     result = _build_and_run([*flags, *blocks], LIST_SOURCE, LIST_ITEMS_PER_PRODUCER, tmp_path)
     assert result.stdout.count(": ok") == LIST_TESTS, result.stdout

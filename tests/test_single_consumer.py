@@ -24,7 +24,7 @@ def test_second_task_waiting_raises(chan_module, run, second):
         first = asyncio.ensure_future(rx.recv())
         await settle()
         assert not first.done()
-        with pytest.raises(RuntimeError, match="single consumer|already waiting"):
+        with pytest.raises(RuntimeError, match=r"single consumer|already waiting"):
             if second == "recv":
                 await asyncio.wait_for(rx.recv(), WAIT)
             elif second == "recv_many":
@@ -44,6 +44,7 @@ def test_second_async_for_raises(chan_module, run):
     async def main():
         first = asyncio.ensure_future(rx.recv_many(2))
         await settle()
+
         async def iterate():
             async for _ in rx:
                 pass

@@ -27,7 +27,7 @@ def wait_for_stats(rx, predicate):
 
 
 def test_fresh_channel(chan_module):
-    tx, rx = chan_module.channel(8)
+    _tx, rx = chan_module.channel(8)
     assert rx.stats() == ChannelStats(
         sent=0,
         received=0,
@@ -54,7 +54,7 @@ def test_counts_follow_the_traffic(chan_module):
 
 
 def test_the_record_is_frozen(chan_module):
-    tx, rx = chan_module.channel(1)
+    _tx, rx = chan_module.channel(1)
     stats = rx.stats()
     with pytest.raises(dataclasses.FrozenInstanceError):
         stats.sent = 5  # type: ignore[misc]

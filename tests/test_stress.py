@@ -4,13 +4,13 @@ Six producers share one channel: a thread using ``blocking_send``, a thread
 using ``blocking_send_many``, and two event loops, each in its own thread,
 each running a task using ``send`` and a task mixing ``send_many`` (over an
 iterator) with ``try_send``.  Some sends go through permits: reserved by a
-thread, or by a task and used from another thread; some
-permits are released unused, some reserves are cancelled while they wait.
-The same traffic also runs through an unbounded channel.  One consumer takes the items with a random mix
-of ``recv``, ``recv_many``, ``try_recv``, ``try_recv_many`` and ``async for``
-on the test's own loop, or, in the other run, with ``blocking_recv``,
-``blocking_recv_many``, ``try_recv`` and ``for`` from a thread.  Every item
-is checked (see traffic.py).
+thread, or by a task and used from another thread; some permits are released
+unused, some reserves are cancelled while they wait.  The same traffic also
+runs through an unbounded channel.  One consumer takes the items with a
+random mix of ``recv``, ``recv_many``, ``try_recv``, ``try_recv_many`` and
+``async for`` on the test's own loop, or, in the other run, with
+``blocking_recv``, ``blocking_recv_many``, ``try_recv`` and ``for`` from a
+thread.  Every item is checked (see traffic.py).
 
 Producers run for ``load.seconds`` (after a minimum of ``load.min_items``
 each), so the time taken does not depend on the machine's speed; ``--soak``
@@ -22,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from typing import Any, Callable, List, Optional
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from traffic import (
@@ -70,12 +71,12 @@ def thread_blocking_send_many(
 
 def send_from_thread(permit: Any, item: Any) -> None:
     """``permit.send(item)`` on a new thread; its error, if any, raised here."""
-    errors: List[BaseException] = []
+    errors: list[BaseException] = []
 
     def send() -> None:
         try:
             permit.send(item)
-        except BaseException as exc:  # noqa: BLE001 - raised by the caller
+        except BaseException as exc:
             errors.append(exc)
 
     thread = threading.Thread(target=send)
@@ -180,10 +181,9 @@ def consume_in_thread(rx: Any, ledger: Ledger, rng: random.Random) -> None:
                 except Empty:
                     ledger.received(rx.blocking_recv(timeout=WAIT))
             else:
-                stop, taken = rng.randint(1, 100), 0
-                for item in rx:
+                stop = rng.randint(1, 100)
+                for taken, item in enumerate(rx, 1):
                     ledger.received(item)
-                    taken += 1
                     if taken == stop:
                         break
                 else:
@@ -198,7 +198,7 @@ def run_traffic(
     spawn: Any,
     load: Any,
     seed: int,
-    capacity: Optional[int],
+    capacity: int | None,
     consumer: str,
     producer_loops: int = 2,
 ) -> Ledger:
@@ -219,7 +219,9 @@ def run_traffic(
     ]
     for first in range(2, producers, len(LOOP_PRODUCERS)):
         last = first + len(LOOP_PRODUCERS)
-        producing = gather_producers(LOOP_PRODUCERS, senders[first:last], p[first:last], budget, seed)
+        producing = gather_producers(
+            LOOP_PRODUCERS, senders[first:last], p[first:last], budget, seed
+        )
         workers.append(spawn(run_loop, new_loop, producing, load.seconds, name=f"loop-{first}"))
     del senders[:]  # each producer closes its own handle when done
     rng = random.Random(seed - 1)
@@ -284,7 +286,7 @@ def test_send_many_from_another_loop_into_a_small_channel(
             for start in range(0, n, 37):
                 await tx.send_many(range(start, min(start + 37, n)))
 
-    async def consume() -> List[Any]:
+    async def consume() -> list[Any]:
         producer = spawn(run_loop, loop_factory, produce(), 0.0)
         got = [item async for item in rx]
         while producer.is_alive():

@@ -120,7 +120,7 @@ def test_parked_blocking_recv_sees_last_sender_close(chan_module, spawn):
 
 
 def test_parked_blocking_recv_sees_receiver_close(chan_module, spawn):
-    tx, rx = chan_module.channel(1)
+    _tx, rx = chan_module.channel(1)
     worker = spawn(lambda: rx.blocking_recv_many(3, timeout=WAIT))
     park_briefly()
     rx.close()
@@ -155,7 +155,7 @@ def test_parked_blocking_send_many_fails_when_receiver_closes(chan_module, spawn
 def test_for_loop_in_thread_ends_cleanly(chan_module, spawn):
     tx, rx = chan_module.channel(4)
     assert iter(rx) is rx
-    consumer = spawn(lambda: [item for item in rx])
+    consumer = spawn(lambda: list(rx))
     with tx:
         for i in range(100):
             tx.blocking_send(i, timeout=WAIT)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,9 @@ def test_dropped_unawaited_warns_with_the_method_and_the_line(
     chan_module: Any, make: Callable[[Any, Any], Any], name: str
 ) -> None:
     tx, rx = chan_module.channel(4)
-    with pytest.warns(RuntimeWarning, match=rf"{name.replace('(', '[(]').replace(')', '[)]')} was never awaited") as caught:
+    with pytest.warns(
+        RuntimeWarning, match=rf"{name.replace('(', '[(]').replace(')', '[)]')} was never awaited"
+    ) as caught:
         make(tx, rx)  # dropped at once, like a forgotten await
         gc.collect()
     assert caught[0].filename == __file__
@@ -41,7 +44,7 @@ def test_awaited_closed_or_thrown_into_does_not_warn(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         make(tx, rx).close()
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="dropped"):
             make(tx, rx).throw(ValueError("dropped"))
 
         async def main() -> None:

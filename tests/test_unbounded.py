@@ -112,9 +112,7 @@ def test_many_producers_exact_accounting(chan_module):
                         mine.try_send(item)
 
     # Cloned here: a thread that started late would find tx closed.
-    workers = [
-        threading.Thread(target=produce, args=(tag, tx.clone())) for tag in range(threads)
-    ]
+    workers = [threading.Thread(target=produce, args=(tag, tx.clone())) for tag in range(threads)]
     for worker in workers:
         worker.start()
     tx.close()

@@ -16,7 +16,8 @@ import asyncio
 import random
 import time
 from collections import Counter
-from typing import Any, Callable, Coroutine, Dict, Iterable, List, Optional, Tuple
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
 
 from conftest import WAIT, run_on_new_loop
 
@@ -26,7 +27,7 @@ RETURNED = 2
 #: bytes.translate table turning producer fates into the arrivals they imply.
 _EXPECTED_ARRIVALS = bytes([0, 1, 0] + [0] * 253)
 
-Item = Tuple[int, int]
+Item = tuple[int, int]
 
 
 class Budget:
@@ -36,7 +37,7 @@ class Budget:
         self.deadline = time.monotonic() + seconds
         self.min_items = min_items
 
-    def more(self, producer: "Producer") -> bool:
+    def more(self, producer: Producer) -> bool:
         """Whether *producer* should make another item."""
         return producer.next_seq < self.min_items or time.monotonic() < self.deadline
 
@@ -54,22 +55,22 @@ class Producer:
         self.fates = bytearray()
         self.counts: Counter[str] = Counter()
 
-    def take(self, count: int) -> List[Item]:
+    def take(self, count: int) -> list[Item]:
         """The next *count* new items; each must be settled later."""
         start = self.next_seq
         self.next_seq += count
         return [(self.pid, seq) for seq in range(start, start + count)]
 
-    def sent(self, items: List[Item]) -> None:
+    def sent(self, items: list[Item]) -> None:
         """*items*, the oldest unsettled ones, were enqueued."""
         self._settle(items, SENT)
 
-    def returned(self, items: List[Item], how: str) -> None:
+    def returned(self, items: list[Item], how: str) -> None:
         """*items*, the oldest unsettled ones, were handed back (*how*) and dropped."""
         self._settle(items, RETURNED)
         self.counts[f"items handed back: {how}"] += len(items)
 
-    def _settle(self, items: List[Item], fate: int) -> None:
+    def _settle(self, items: list[Item], fate: int) -> None:
         if items:
             # Fates are settled in sequence order: a gap is a bookkeeping bug.
             assert items[0] == (self.pid, len(self.fates)), (items[0], len(self.fates))
@@ -106,7 +107,7 @@ class Ledger:
         for item in items:
             self.received(item)
 
-    def problems(self) -> Dict[str, int]:
+    def problems(self) -> dict[str, int]:
         """Counts of everything that went wrong; all zero on success."""
         found: Counter[str] = Counter(
             {
@@ -148,9 +149,9 @@ class Noise:
     """Collects what event loops report (instead of logging it) for a test to check."""
 
     def __init__(self) -> None:
-        self.reports: List[str] = []
+        self.reports: list[str] = []
 
-    def handler(self, loop: asyncio.AbstractEventLoop, context: Dict[str, Any]) -> None:
+    def handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """An event loop exception handler: keep the report."""
         self.reports.append(f"{context.get('message')}: {context.get('exception')!r}")
 
@@ -182,9 +183,9 @@ def run_loop(
 
 
 async def gather_producers(
-    kinds: List[Callable[..., Coroutine[Any, Any, None]]],
-    handles: List[Any],
-    producers: List[Producer],
+    kinds: list[Callable[..., Coroutine[Any, Any, None]]],
+    handles: list[Any],
+    producers: list[Producer],
     budget: Budget,
     seed: int,
 ) -> None:
@@ -198,7 +199,7 @@ async def gather_producers(
     )
 
 
-def timeout_cm(seconds: float) -> Optional[Any]:
+def timeout_cm(seconds: float) -> Any | None:
     """``asyncio.timeout(seconds)`` where it exists (3.11+), else None."""
     timeout = getattr(asyncio, "timeout", None)
     return None if timeout is None else timeout(seconds)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from . import __version__
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the subcommand in *argv* (default ``sys.argv[1:]``); return its status."""
     parser = argparse.ArgumentParser(
         prog="python -m ringchan",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numbers
 import operator
 import threading
-from typing import Any, Optional
+from typing import Any
 
 __all__ = (
     "MAX_CAPACITY",
@@ -38,8 +38,7 @@ def check_capacity(capacity: Any) -> int:
     value = _check_int(capacity, "capacity")
     if value < 1:
         raise ValueError(
-            f"capacity must be at least 1, got {value}: "
-            "a channel needs room for one item"
+            f"capacity must be at least 1, got {value}: a channel needs room for one item"
         )
     if value > MAX_CAPACITY:
         raise ValueError(
@@ -66,7 +65,7 @@ def _check_seconds(value: Any, name: str, what: str) -> None:
         raise ValueError(f"{name} must not be negative, got {value!r}")
 
 
-def check_timeout(timeout: Any) -> Optional[float]:
+def check_timeout(timeout: Any) -> float | None:
     """Return *timeout* in seconds, or None to wait without limit.
 
     ``None``, ``inf`` and anything past ``threading.TIMEOUT_MAX`` mean no

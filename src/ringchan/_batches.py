@@ -7,7 +7,7 @@ import asyncio
 import math
 import sys
 from time import monotonic
-from typing import Any, Generic, List, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ._args import check_max_items, check_max_wait
 from ._errors import Closed
@@ -50,7 +50,7 @@ class Batches(Generic[_T]):
     Breaking out of the loop does not close the receiver.
     """
 
-    __slots__ = ("_rx", "_max_items", "_max_wait")
+    __slots__ = ("_max_items", "_max_wait", "_rx")
 
     def __init__(self, rx: Any, max_items: int, max_wait: float) -> None:
         self._rx = rx
@@ -63,14 +63,14 @@ class Batches(Generic[_T]):
             f"max_wait={self._max_wait} of {self._rx!r}>"
         )
 
-    def __aiter__(self) -> "Batches[_T]":
+    def __aiter__(self) -> Batches[_T]:
         return self
 
-    async def __anext__(self) -> List[_T]:
+    async def __anext__(self) -> list[_T]:
         rx = self._rx
         max_items = self._max_items
         try:
-            items: List[_T] = await rx.recv_many(max_items)
+            items: list[_T] = await rx.recv_many(max_items)
         except Closed:
             raise StopAsyncIteration from None
         if len(items) >= max_items:
@@ -102,14 +102,14 @@ class Batches(Generic[_T]):
             raise
         return items
 
-    def __iter__(self) -> "Batches[_T]":
+    def __iter__(self) -> Batches[_T]:
         return self
 
-    def __next__(self) -> List[_T]:
+    def __next__(self) -> list[_T]:
         rx = self._rx
         max_items = self._max_items
         try:
-            items: List[_T] = rx.blocking_recv_many(max_items)
+            items: list[_T] = rx.blocking_recv_many(max_items)
         except Closed:
             raise StopIteration from None
         if len(items) >= max_items:

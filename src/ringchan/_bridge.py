@@ -4,7 +4,8 @@ shared by both channels."""
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Iterable, Iterator, Tuple
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from ._errors import Closed
 
@@ -33,7 +34,7 @@ def _pump(iterator: Iterator[Any], tx: Any) -> None:
 
 
 def start(
-    channel: Callable[[int], Tuple[Any, Any]],
+    channel: Callable[[int], tuple[Any, Any]],
     iterable: Iterable[Any],
     capacity: int,
     daemon: bool,

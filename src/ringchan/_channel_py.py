@@ -22,25 +22,16 @@ import sys
 import threading
 import warnings
 from collections import deque
+from collections.abc import Callable, Generator, Iterable, Sequence
 from functools import partial
 from time import monotonic
 from types import GenericAlias
 from typing import (
     TYPE_CHECKING,
     Any,
-    Callable,
     ClassVar,
-    Deque,
-    Generator,
     Generic,
-    Iterable,
-    List,
-    Optional,
-    Sequence,
-    Set,
-    Tuple,
     TypeVar,
-    Union,
 )
 
 from . import _bridge, _messages, _oneshot
@@ -71,7 +62,7 @@ _get_ident = threading.get_ident
 _get_running_loop = asyncio._get_running_loop
 
 
-def _resolve(fut: "asyncio.Future[None]") -> None:
+def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
 
@@ -152,13 +143,13 @@ class _ThreadWaiter(_Parked):
         self.lock.release()
         return True
 
-    def wait(self, deadline: Optional[float]) -> bool:
+    def wait(self, deadline: float | None) -> bool:
         if deadline is None:
             return self.lock.acquire()
         return self.lock.acquire(timeout=max(0.0, deadline - monotonic()))
 
 
-_Waiter = Union[_LoopWaiter, _ThreadWaiter]
+_Waiter = _LoopWaiter | _ThreadWaiter
 _W = TypeVar("_W", _LoopWaiter, _ThreadWaiter)
 
 
@@ -171,7 +162,7 @@ def _check_not_in_loop(what: str, instead: str) -> None:
         raise RuntimeError(_messages.blocks_loop(what, instead))
 
 
-def _deadline(timeout: Any) -> Optional[float]:
+def _deadline(timeout: Any) -> float | None:
     seconds = check_timeout(timeout)
     return None if seconds is None else monotonic() + seconds
 
@@ -207,30 +198,30 @@ class _Core:
         "weak_senders",
     )
 
-    def __init__(self, capacity: Optional[int]) -> None:
+    def __init__(self, capacity: int | None) -> None:
         #: The bound, or None for an unbounded channel.
         self.capacity = capacity
-        self.buf: Deque[Any] = deque()
+        self.buf: deque[Any] = deque()
         self.lock = threading.Lock()
         self.owner = 0
-        self.deferred: List[Tuple[Callable[..., None], Tuple[Any, ...]]] = []
+        self.deferred: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
         self.senders = 1
         self.rx_closed = False
-        self.rx_waiter: Optional[_Waiter] = None
+        self.rx_waiter: _Waiter | None = None
         #: Parked senders, in ticket order.
-        self.tx_waiters: Deque[_Waiter] = deque()
+        self.tx_waiters: deque[_Waiter] = deque()
         self.tickets = itertools.count(1)
-        self.closed_waiters: List[_LoopWaiter] = []
+        self.closed_waiters: list[_LoopWaiter] = []
         #: Slots where a failed wake-up left a waiter registered.
-        self.owed: Set[int] = set()
+        self.owed: set[int] = set()
         #: Items handed back by Receiver._unget, received before buf's.
-        self.stash: Deque[Any] = deque()
+        self.stash: deque[Any] = deque()
         #: Items received so far: the stream position of the next one.
         self.received = 0
         #: 1 + the stream position peek() last returned, or 0.
         self.peeked = 0
         #: (exception, traceback) that ended the stream, or None.
-        self.end_error: Optional[Tuple[BaseException, Any]] = None
+        self.end_error: tuple[BaseException, Any] | None = None
         #: Wake-ups sent to another thread.
         self.wakeups = 0
         #: Slots held by permits not yet used or released.
@@ -294,11 +285,11 @@ class _Core:
             raise Closed(_messages.ENDED_BY_RECEIVER)
         raise Closed(_messages.ENDED_BY_SENDERS)
 
-    def take_rx_waiter(self) -> Optional[_Waiter]:
+    def take_rx_waiter(self) -> _Waiter | None:
         waiter, self.rx_waiter = self.rx_waiter, None
         return waiter
 
-    def take_tx_waiters(self, count: int) -> List[_Waiter]:
+    def take_tx_waiters(self, count: int) -> list[_Waiter]:
         """Up to *count* parked senders to wake, oldest first (lock held)."""
         tx_waiters = self.tx_waiters
         return [tx_waiters.popleft() for _ in range(min(count, len(tx_waiters)))]
@@ -356,12 +347,12 @@ class _Core:
                 continue
             try:
                 across += waiter.wake()
-            except BaseException as first:  # noqa: BLE001 - reported below
+            except BaseException as first:
                 if _finalizing():
                     continue  # a loop left in a daemon thread never runs again
                 try:
                     across += waiter.wake()
-                except BaseException:  # noqa: BLE001 - the first is reported
+                except BaseException:
                     self.put_back(waiter, slot)
                 _report(first)
             woken += 1
@@ -417,7 +408,7 @@ class _Core:
     def close_rx(self, drop_items: bool) -> None:
         """Refuse further sends and wake everyone parked.  Called again, it
         wakes whoever a failed wake-up left registered."""
-        dropped: List[Any] = []
+        dropped: list[Any] = []
         with self:
             if drop_items:
                 dropped = [*self.stash, *self.buf]
@@ -479,7 +470,7 @@ class _Await(Generic[_T]):
         # Awaited directly, the coroutine runs with nothing in between.
         return self._begin().__await__()  # type: ignore[no-any-return]
 
-    def __iter__(self) -> "_Await[_T]":
+    def __iter__(self) -> _Await[_T]:
         return self
 
     def __next__(self) -> Any:
@@ -529,7 +520,7 @@ class SendMany(_Await[None]):
 
     __slots__ = ("sent",)
 
-    def __init__(self, sender: "Sender[Any]", items: List[Any]) -> None:
+    def __init__(self, sender: Sender[Any], items: list[Any]) -> None:
         super().__init__("Sender.send_many()", sender._send_all, items, False)
         self.sent = 0
 
@@ -563,7 +554,7 @@ class _Handle:
         )
 
     @property
-    def capacity(self) -> Optional[int]:
+    def capacity(self) -> int | None:
         """How many items the channel buffers at most; None if unbounded."""
         return self._core.capacity
 
@@ -596,9 +587,9 @@ class _Handle:
 
     def __exit__(
         self,
-        exc_type: Optional[type],
-        exc: Optional[BaseException],
-        tb: Optional["TracebackType"],
+        exc_type: type | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -607,9 +598,9 @@ class _Handle:
 
     async def __aexit__(
         self,
-        exc_type: Optional[type],
-        exc: Optional[BaseException],
-        tb: Optional["TracebackType"],
+        exc_type: type | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -632,7 +623,7 @@ class Sender(_Handle, Generic[_T]):
         """True when sends through this handle fail: it or the receiver is closed."""
         return self._closed or self._core.rx_closed
 
-    def _refusal(self) -> Optional[str]:
+    def _refusal(self) -> str | None:
         """Why a send must fail now (lock held), or None.
 
         A message rather than the exception: an exception kept in a local of
@@ -644,7 +635,7 @@ class Sender(_Handle, Generic[_T]):
             return _messages.RECEIVER_CLOSED
         return None
 
-    def clone(self) -> "Sender[_T]":
+    def clone(self) -> Sender[_T]:
         """Return a new, open handle to the same channel."""
         core = self._core
         with core:
@@ -735,12 +726,12 @@ class Sender(_Handle, Generic[_T]):
 
     def _push_or_park(
         self,
-        items: List[Any],
+        items: list[Any],
         sent: int,
         single: bool,
-        new_waiter: Optional[Callable[[Any], _W]],
+        new_waiter: Callable[[Any], _W] | None,
         ticket: int,
-    ) -> Tuple[int, Optional[_W]]:
+    ) -> tuple[int, _W | None]:
         """Enqueue what fits of ``items[sent:]``; return the new count sent and,
         if items are left and *new_waiter* is given, the waiter parked for
         room, at the place of *ticket* if it parked before."""
@@ -764,9 +755,7 @@ class Sender(_Handle, Generic[_T]):
             core.deliver([rx_waiter], _RECEIVER)
         return sent, waiter
 
-    async def _send_all(
-        self, items: List[Any], single: bool, progress: Optional[SendMany]
-    ) -> None:
+    async def _send_all(self, items: list[Any], single: bool, progress: SendMany | None) -> None:
         # The loop is looked up only to park: a send that finds room needs none.
         sent, _ = self._push_or_park(items, 0, single, None, 0)
         if progress is not None:
@@ -799,7 +788,7 @@ class Sender(_Handle, Generic[_T]):
         if room:
             core.wake_tx(1)
 
-    def blocking_send(self, item: _T, timeout: Optional[float] = None) -> None:
+    def blocking_send(self, item: _T, timeout: float | None = None) -> None:
         """Enqueue *item* from a plain thread, waiting while the channel is full.
 
         Raises :class:`TimeoutError` (item not sent) once *timeout* seconds
@@ -808,9 +797,7 @@ class Sender(_Handle, Generic[_T]):
         _check_not_in_loop("blocking_send()", "'await send()'")
         self._blocking_send_all([item], True, _deadline(timeout))
 
-    def blocking_send_many(
-        self, items: Iterable[_T], timeout: Optional[float] = None
-    ) -> None:
+    def blocking_send_many(self, items: Iterable[_T], timeout: float | None = None) -> None:
         """Enqueue every item of *items* in order from a plain thread.
 
         On :class:`TimeoutError` or :class:`Closed`, ``.item`` lists the
@@ -820,9 +807,7 @@ class Sender(_Handle, Generic[_T]):
         deadline = _deadline(timeout)
         self._blocking_send_all(list(items), False, deadline)
 
-    def _blocking_send_all(
-        self, items: List[Any], single: bool, deadline: Optional[float]
-    ) -> None:
+    def _blocking_send_all(self, items: list[Any], single: bool, deadline: float | None) -> None:
         sent = ticket = 0
         expired = False
         while True:
@@ -836,7 +821,7 @@ class Sender(_Handle, Generic[_T]):
             ticket = waiter.ticket
             expired = not self._wait_turn(waiter, deadline)
 
-    def _wait_turn(self, waiter: _ThreadWaiter, deadline: Optional[float]) -> bool:
+    def _wait_turn(self, waiter: _ThreadWaiter, deadline: float | None) -> bool:
         """Wait, parked for room, until woken (True) or the deadline (False);
         unregistered either way, a wake-up got meanwhile passed on."""
         try:
@@ -855,8 +840,8 @@ class Sender(_Handle, Generic[_T]):
     # --- permits ---------------------------------------------------------------
 
     def _reserve_or_park(
-        self, count: int, new_waiter: Optional[Callable[[Any], _W]], ticket: int
-    ) -> Tuple[Optional["Permit[_T]"], Optional[_W]]:
+        self, count: int, new_waiter: Callable[[Any], _W] | None, ticket: int
+    ) -> tuple[Permit[_T] | None, _W | None]:
         """Reserve *count* slots now, or park a waiter from *new_waiter* for
         room (at the place of *ticket*), or return (None, None)."""
         core = self._core
@@ -874,11 +859,11 @@ class Sender(_Handle, Generic[_T]):
                 core.enqueue(waiter)
         return None, waiter
 
-    def try_reserve(self) -> "Permit[_T]":
+    def try_reserve(self) -> Permit[_T]:
         """Reserve one slot now, or raise :class:`Full` (or :class:`Closed`)."""
         return self.try_reserve_many(1)
 
-    def try_reserve_many(self, count: int, /) -> "Permit[_T]":
+    def try_reserve_many(self, count: int, /) -> Permit[_T]:
         """Reserve *count* slots now, all or none, or raise :class:`Full`."""
         count = self._check_count(count)
         permit, _ = self._reserve_or_park(count, None, 0)
@@ -886,18 +871,18 @@ class Sender(_Handle, Generic[_T]):
             raise Full(_messages.no_room(count, self._core.capacity))
         return permit
 
-    def reserve(self) -> _Await["Permit[_T]"]:
+    def reserve(self) -> _Await[Permit[_T]]:
         """Reserve one slot, waiting for room; :class:`Closed` if sends must fail.
 
         If the await is cancelled, nothing was reserved.
         """
         return _Await("Sender.reserve()", self._reserve, 1)
 
-    def reserve_many(self, count: int, /) -> _Await["Permit[_T]"]:
+    def reserve_many(self, count: int, /) -> _Await[Permit[_T]]:
         """Reserve *count* slots at once, waiting until all are free."""
         return _Await("Sender.reserve_many()", self._reserve, self._check_count(count))
 
-    def blocking_reserve(self, timeout: Optional[float] = None) -> "Permit[_T]":
+    def blocking_reserve(self, timeout: float | None = None) -> Permit[_T]:
         """:meth:`reserve` from a plain thread, waiting with the GIL released.
 
         Raises :class:`TimeoutError` (nothing reserved) once *timeout* seconds pass.
@@ -907,9 +892,7 @@ class Sender(_Handle, Generic[_T]):
         ticket = 0
         expired = False
         while True:
-            permit, waiter = self._reserve_or_park(
-                1, None if expired else _ThreadWaiter, ticket
-            )
+            permit, waiter = self._reserve_or_park(1, None if expired else _ThreadWaiter, ticket)
             if permit is not None:
                 return permit
             if waiter is None:
@@ -924,7 +907,7 @@ class Sender(_Handle, Generic[_T]):
             raise ValueError(_messages.too_many_slots(slots, capacity))
         return slots
 
-    async def _reserve(self, count: int) -> "Permit[_T]":
+    async def _reserve(self, count: int) -> Permit[_T]:
         permit, _ = self._reserve_or_park(count, None, 0)
         if permit is not None:
             return permit
@@ -945,7 +928,7 @@ class Sender(_Handle, Generic[_T]):
 
     # --- weak handles -------------------------------------------------------------
 
-    def downgrade(self) -> "WeakSender[_T]":
+    def downgrade(self) -> WeakSender[_T]:
         """A :class:`WeakSender` of this channel: it does not keep it open."""
         return WeakSender(self._core)
 
@@ -992,7 +975,7 @@ class Receiver(_Handle, Generic[_T]):
     def __del__(self) -> None:
         self._core.finalize(self._core.close_rx, True)
 
-    def _parked(self) -> Tuple[int, bool]:
+    def _parked(self) -> tuple[int, bool]:
         """(parked senders, whether the receiver is parked): for the tests."""
         core = self._core
         with core:
@@ -1001,10 +984,10 @@ class Receiver(_Handle, Generic[_T]):
     def _take_or_park(
         self,
         max_items: int,
-        new_waiter: Optional[Callable[[Any], _W]] = None,
+        new_waiter: Callable[[Any], _W] | None = None,
         iterating: bool = False,
         peek: bool = False,
-    ) -> Tuple[Optional[List[Any]], Optional[_W]]:
+    ) -> tuple[list[Any] | None, _W | None]:
         """Pop up to *max_items* items (with *peek*, the next one left in
         place); with none buffered, raise at the end of the stream, else park
         a waiter from *new_waiter* if given."""
@@ -1017,7 +1000,7 @@ class Receiver(_Handle, Generic[_T]):
             if count:
                 wake = count if core.tx_waiters and buf is core.buf else 0
                 if peek:
-                    items: Optional[List[Any]] = [buf[0]]
+                    items: list[Any] | None = [buf[0]]
                     core.peeked = core.received + 1
                     wake = 0
                 else:
@@ -1066,7 +1049,7 @@ class Receiver(_Handle, Generic[_T]):
         :class:`Closed` at the end.  :meth:`commit` then takes it."""
         return _Await("Receiver.peek()", self._recv, 1, True, False, True)
 
-    def blocking_peek(self, timeout: Optional[float] = None) -> _T:
+    def blocking_peek(self, timeout: float | None = None) -> _T:
         """:meth:`peek` from a plain thread, waiting with the GIL released.
 
         Raises :class:`TimeoutError` once *timeout* seconds pass.
@@ -1093,7 +1076,7 @@ class Receiver(_Handle, Generic[_T]):
         if the block exits without an exception; else it stays next."""
         return Transaction(self, None, False)
 
-    def blocking_transaction(self, timeout: Optional[float] = None) -> Transaction[_T]:
+    def blocking_transaction(self, timeout: float | None = None) -> Transaction[_T]:
         """``with rx.blocking_transaction() as item:`` :meth:`transaction`
         from a plain thread; *timeout* bounds the wait for the item."""
         return Transaction(self, timeout, True)
@@ -1127,7 +1110,7 @@ class Receiver(_Handle, Generic[_T]):
             raise Empty(_messages.EMPTY)
         return items[0]  # type: ignore[no-any-return]
 
-    def try_recv_many(self, max_items: int, /) -> List[_T]:
+    def try_recv_many(self, max_items: int, /) -> list[_T]:
         """Return up to *max_items* items buffered now, maybe none."""
         items, _ = self._take_or_park(check_max_items(max_items))
         return [] if items is None else items
@@ -1136,19 +1119,17 @@ class Receiver(_Handle, Generic[_T]):
         """Return the next item, waiting for one; :class:`Closed` at the end."""
         return _Await("Receiver.recv()", self._recv, 1, True, False)
 
-    def recv_many(self, max_items: int, /) -> _Await[List[_T]]:
+    def recv_many(self, max_items: int, /) -> _Await[list[_T]]:
         """Return 1..*max_items* items, waiting only for the first."""
         return _Await("Receiver.recv_many()", self._recv, check_max_items(max_items), False, False)
 
-    def __aiter__(self) -> "Receiver[_T]":
+    def __aiter__(self) -> Receiver[_T]:
         return self
 
     def __anext__(self) -> _Await[_T]:
         return _Await("Receiver.__anext__()", self._recv, 1, True, True)
 
-    async def _recv(
-        self, max_items: int, single: bool, iterating: bool, peek: bool = False
-    ) -> Any:
+    async def _recv(self, max_items: int, single: bool, iterating: bool, peek: bool = False) -> Any:
         # The loop is looked up only to park: a receive that finds an item
         # needs none.
         items, _ = self._take_or_park(max_items, None, iterating, peek)
@@ -1165,7 +1146,7 @@ class Receiver(_Handle, Generic[_T]):
             finally:
                 self._unpark(waiter)
 
-    def blocking_recv(self, timeout: Optional[float] = None) -> _T:
+    def blocking_recv(self, timeout: float | None = None) -> _T:
         """Return the next item from a plain thread, waiting with the GIL released.
 
         Raises :class:`TimeoutError` once *timeout* seconds pass, and
@@ -1174,17 +1155,15 @@ class Receiver(_Handle, Generic[_T]):
         _check_not_in_loop("blocking_recv()", "'await recv()'")
         return self._blocking_recv(1, _deadline(timeout))[0]  # type: ignore[no-any-return]
 
-    def blocking_recv_many(
-        self, max_items: int, timeout: Optional[float] = None
-    ) -> List[_T]:
+    def blocking_recv_many(self, max_items: int, timeout: float | None = None) -> list[_T]:
         """Return 1..*max_items* items from a plain thread, waiting for the first."""
         _check_not_in_loop("blocking_recv_many()", "'await recv_many()'")
         max_items = check_max_items(max_items)
         return self._blocking_recv(max_items, _deadline(timeout))
 
     def _blocking_recv(
-        self, max_items: int, deadline: Optional[float], peek: bool = False
-    ) -> List[Any]:
+        self, max_items: int, deadline: float | None, peek: bool = False
+    ) -> list[Any]:
         while True:
             items, waiter = self._take_or_park(max_items, _ThreadWaiter, False, peek)
             if items is not None:
@@ -1200,7 +1179,7 @@ class Receiver(_Handle, Generic[_T]):
                     return items
                 raise TimeoutError(_messages.RECV_TIMEOUT)
 
-    def __iter__(self) -> "Receiver[_T]":
+    def __iter__(self) -> Receiver[_T]:
         return self
 
     def __next__(self) -> _T:
@@ -1233,7 +1212,7 @@ class Permit(Generic[_T]):
     any thread.
     """
 
-    __slots__ = ("_sender", "_left", "__weakref__")
+    __slots__ = ("__weakref__", "_left", "_sender")
 
     def __init__(self, sender: Sender[_T], count: int) -> None:
         self._sender = sender
@@ -1284,14 +1263,14 @@ class Permit(Generic[_T]):
         if count:
             core.wake_tx(count)
 
-    def __enter__(self) -> "Permit[_T]":
+    def __enter__(self) -> Permit[_T]:
         return self
 
     def __exit__(
         self,
-        exc_type: Optional[type],
-        exc: Optional[BaseException],
-        tb: Optional["TracebackType"],
+        exc_type: type | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.release()
 
@@ -1304,7 +1283,7 @@ class WeakSender(Generic[_T]):
     """A handle that does not keep its channel open: :meth:`upgrade` it to
     send.  For monitors and caches that must not delay the end of a stream."""
 
-    __slots__ = ("_core", "__weakref__")
+    __slots__ = ("__weakref__", "_core")
 
     def __init__(self, core: _Core) -> None:
         with core:
@@ -1317,7 +1296,7 @@ class WeakSender(Generic[_T]):
     def __reduce__(self) -> Any:
         raise TypeError(_messages.ONE_PROCESS)
 
-    def upgrade(self) -> Optional[Sender[_T]]:
+    def upgrade(self) -> Sender[_T] | None:
         """A new :class:`Sender` while any sender is open, else None."""
         core = self._core
         with core:
@@ -1335,7 +1314,7 @@ class WeakSender(Generic[_T]):
         core.finalize(core.drop_weak_sender)
 
 
-def channel(capacity: int) -> Tuple[Sender[Any], Receiver[Any]]:
+def channel(capacity: int) -> tuple[Sender[Any], Receiver[Any]]:
     """Create a bounded channel; return its first sender and its receiver.
 
     *capacity* is the exact number of items it buffers, 1 to
@@ -1345,7 +1324,7 @@ def channel(capacity: int) -> Tuple[Sender[Any], Receiver[Any]]:
     return Sender(core), Receiver(core)
 
 
-def oneshot() -> Tuple[OneshotSender[Any], OneshotReceiver[Any]]:
+def oneshot() -> tuple[OneshotSender[Any], OneshotReceiver[Any]]:
     """Create a oneshot: a sender for one value and its receiver.
 
     ``tx.send(value)`` never waits and works from any thread or event loop;
@@ -1371,7 +1350,7 @@ def from_iterable(
     return _bridge.start(channel, iterable, capacity, daemon)  # type: ignore[no-any-return]
 
 
-def unbounded_channel() -> Tuple[Sender[Any], Receiver[Any]]:
+def unbounded_channel() -> tuple[Sender[Any], Receiver[Any]]:
     """Create a channel without a bound: sends never wait and ``try_send``
     never raises :class:`Full`.  Same Sender and Receiver API; ``capacity``
     is None.  Memory grows with what is buffered, and shrinks as it drains.

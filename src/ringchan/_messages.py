@@ -11,18 +11,13 @@ RECEIVER_CLOSED = (
     "(.item holds what was not sent)"
 )
 ENDED_BY_RECEIVER = (
-    "the receiver was closed and every buffered item has been received: "
-    "the stream has ended"
+    "the receiver was closed and every buffered item has been received: the stream has ended"
 )
 ENDED_BY_SENDERS = (
-    "every sender is closed and every buffered item has been received: "
-    "the stream has ended"
+    "every sender is closed and every buffered item has been received: the stream has ended"
 )
 EMPTY = "the channel is empty; use recv() or blocking_recv() to wait"
-BUSY = (
-    "another task or thread is already waiting on this Receiver; "
-    "a channel has a single consumer"
-)
+BUSY = "another task or thread is already waiting on this Receiver; a channel has a single consumer"
 RECV_TIMEOUT = "timed out waiting for an item"
 NOT_PEEKED = (
     "nothing to commit: peek() first; commit() takes the item the last peek "
@@ -51,7 +46,10 @@ def no_room(count: int, capacity: object) -> str:
 
 def too_many_slots(count: int, capacity: int) -> str:
     """The message for reserving more slots than the channel has."""
-    return f"cannot reserve {count} slots in a channel of {capacity}: count must be at most the capacity"
+    return (
+        f"cannot reserve {count} slots in a channel of {capacity}: "
+        "count must be at most the capacity"
+    )
 
 
 def full(capacity: object) -> str:
@@ -64,19 +62,12 @@ def full(capacity: object) -> str:
 
 def blocks_loop(what: str, instead: str) -> str:
     """The message for a blocking call made where an event loop is running."""
-    return (
-        f"{what} would block the event loop running in this thread; "
-        f"use {instead} there instead"
-    )
+    return f"{what} would block the event loop running in this thread; use {instead} there instead"
 
 
-ONESHOT_USED = (
-    "this oneshot sender was already used (sent or closed): a oneshot carries "
-    "one value"
-)
+ONESHOT_USED = "this oneshot sender was already used (sent or closed): a oneshot carries one value"
 ONESHOT_NO_VALUE = "the oneshot sender was closed without sending a value"
 ONESHOT_EMPTY = (
-    "the oneshot's value has not been sent yet; await the receiver or use "
-    "blocking_recv() to wait"
+    "the oneshot's value has not been sent yet; await the receiver or use blocking_recv() to wait"
 )
 ONESHOT_TAKEN = "the oneshot's value was already received"

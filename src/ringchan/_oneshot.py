@@ -9,7 +9,8 @@ cycle collector) and a sender dropped unsent ends the receiver's wait.
 
 from __future__ import annotations
 
-from typing import Any, Generator, Generic, List, Optional, Tuple, TypeVar
+from collections.abc import Generator
+from typing import Any, Generic, TypeVar
 
 from . import _messages
 from ._errors import Closed, Empty
@@ -26,12 +27,12 @@ class OneshotSender(Generic[_T]):
     raise :class:`Closed`.
     """
 
-    __slots__ = ("_slot", "__weakref__")
+    __slots__ = ("__weakref__", "_slot")
 
     def __init__(self, tx: Any) -> None:
         # One element, claimed with list.pop(), which is atomic with or
         # without a GIL: of two racing sends, exactly one gets the channel.
-        self._slot: List[Any] = [tx]
+        self._slot: list[Any] = [tx]
 
     def __repr__(self) -> str:
         state = "closed" if self.is_closed else "open"
@@ -76,7 +77,7 @@ class OneshotReceiver(Generic[_T]):
     A cancelled ``await`` leaves the value for the next one.
     """
 
-    __slots__ = ("_rx", "_received", "__weakref__")
+    __slots__ = ("__weakref__", "_received", "_rx")
 
     def __init__(self, rx: Any) -> None:
         self._rx = rx
@@ -123,7 +124,7 @@ class OneshotReceiver(Generic[_T]):
         self._received = True
         return value
 
-    def blocking_recv(self, timeout: Optional[float] = None) -> _T:
+    def blocking_recv(self, timeout: float | None = None) -> _T:
         """Wait for the value from a plain thread, with the GIL released.
 
         Raises :class:`TimeoutError` once *timeout* seconds pass.
@@ -142,6 +143,6 @@ class OneshotReceiver(Generic[_T]):
         self._rx.close()
 
 
-def pair(tx: Any, rx: Any) -> Tuple[OneshotSender[Any], OneshotReceiver[Any]]:
+def pair(tx: Any, rx: Any) -> tuple[OneshotSender[Any], OneshotReceiver[Any]]:
     """The two halves of a oneshot over a fresh channel of capacity 1."""
     return OneshotSender(tx), OneshotReceiver(rx)

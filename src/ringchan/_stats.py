@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 __all__ = ("ChannelStats",)
 
@@ -17,13 +16,13 @@ class ChannelStats:
     """
 
     __slots__ = (
-        "sent",
-        "received",
         "buffered",
         "capacity",
-        "senders",
         "parked_senders",
+        "received",
         "receiver_parked",
+        "senders",
+        "sent",
         "wakeups",
     )
 
@@ -34,7 +33,7 @@ class ChannelStats:
     #: Items buffered now: sent but not yet received.
     buffered: int
     #: The channel's capacity; None for an unbounded channel.
-    capacity: Optional[int]
+    capacity: int | None
     #: Open sender handles.
     senders: int
     #: Tasks and threads waiting for room.

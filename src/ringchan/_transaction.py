@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generic, Optional, Type, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._args import check_timeout
 
@@ -24,9 +24,9 @@ class Transaction(Generic[_T]):
     Entering raises :class:`Closed` at the end of the stream, as ``recv``.
     """
 
-    __slots__ = ("_rx", "_timeout", "_blocking")
+    __slots__ = ("_blocking", "_rx", "_timeout")
 
-    def __init__(self, rx: Any, timeout: Optional[float], blocking: bool) -> None:
+    def __init__(self, rx: Any, timeout: float | None, blocking: bool) -> None:
         self._rx = rx
         self._timeout = check_timeout(timeout)
         self._blocking = blocking
@@ -38,9 +38,9 @@ class Transaction(Generic[_T]):
 
     async def __aexit__(
         self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         if exc_type is None:
             self._rx.commit()
@@ -52,9 +52,9 @@ class Transaction(Generic[_T]):
 
     def __exit__(
         self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         if exc_type is None:
             self._rx.commit()

@@ -12,8 +12,9 @@ import argparse
 import json
 import shlex
 import sys
+from collections.abc import Sequence
 from importlib import metadata
-from typing import Any, Dict, List, Sequence
+from typing import Any
 
 from .._args import MAX_CAPACITY
 from .subjects import IMPLEMENTATIONS, Subject
@@ -61,9 +62,7 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def add_options(
-    parser: argparse.ArgumentParser, *, repeat: int, loops: Sequence[str]
-) -> None:
+def add_options(parser: argparse.ArgumentParser, *, repeat: int, loops: Sequence[str]) -> None:
     """Add the options every benchmark command shares, with these defaults."""
     parser.add_argument(
         "--workload",
@@ -107,8 +106,7 @@ def add_options(
         type=_positive_int,
         default=256,
         metavar="N",
-        help="items per send_many()/recv_many() in the batches workload "
-        "(default: %(default)s)",
+        help="items per send_many()/recv_many() in the batches workload (default: %(default)s)",
     )
     parser.add_argument(
         "--samples",
@@ -145,13 +143,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
     )
 
 
-def workloads_from(args: argparse.Namespace) -> List[Workload]:
+def workloads_from(args: argparse.Namespace) -> list[Workload]:
     """The workloads *args* name, in table order, each once."""
     names = args.workload or list(WORKLOADS)
     return [workload for name, workload in WORKLOADS.items() if name in names]
 
 
-def loops_from(args: argparse.Namespace) -> List[str]:
+def loops_from(args: argparse.Namespace) -> list[str]:
     """The event loops *args* name, each once, asyncio first."""
     names = args.loop or args.default_loops
     return [name for name in LOOPS if name in names]
@@ -162,7 +160,7 @@ def command_line(prog: str, argv: Sequence[str]) -> str:
     return " ".join([prog, *map(shlex.quote, argv)])
 
 
-def document(suite: Suite, command: str, loops: Sequence[str]) -> Dict[str, Any]:
+def document(suite: Suite, command: str, loops: Sequence[str]) -> dict[str, Any]:
     """*suite*'s results as plain data, for ``--json`` and the report."""
     # The stdlib's channels share the Python version, in "machine".
     versions = {"ringchan": IMPLEMENTATIONS["py"].version()}
@@ -190,7 +188,7 @@ def document(suite: Suite, command: str, loops: Sequence[str]) -> Dict[str, Any]
 
 
 def add_command(
-    commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> None:
     """Register the ``bench`` subcommand and its options on *commands*."""
     parser = commands.add_parser(
@@ -284,7 +282,7 @@ def _print_table(suite: Suite, subjects: Sequence[Subject], loops: Sequence[str]
             table.row(texts)
 
 
-def _machine_lines() -> List[str]:
+def _machine_lines() -> list[str]:
     info = machine()
     return [
         f"Python {info['python']} ({info['implementation']}) on {info['platform']}",
@@ -304,7 +302,7 @@ def report_errors(cells: Sequence[Cell], prog: str) -> int:
     return 1 if failed else 0
 
 
-def resolve_loops(names: Sequence[str]) -> Dict[str, LoopFactory]:
+def resolve_loops(names: Sequence[str]) -> dict[str, LoopFactory]:
     """The loop factories for *names*; BenchError if one is not installed."""
     loops = {}
     for name in names:
@@ -348,4 +346,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1
     return report_errors(suite.cells, prog)
-

@@ -8,11 +8,12 @@ implementations; ``benchmarks/peers.py`` adds the other libraries.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from importlib import metadata
 from time import perf_counter
-from typing import Any, Callable, Dict, Optional, Type
+from typing import Any
 
 from .._errors import Closed
 from .workloads import BenchError, Items, Pipe, paired
@@ -26,7 +27,7 @@ class RingchanPipe(Pipe):
     native_batches = True
     unbounded = True
 
-    def __init__(self, module: Any, capacity: Optional[int], producers: int) -> None:
+    def __init__(self, module: Any, capacity: int | None, producers: int) -> None:
         super().__init__(module, capacity, producers)
         self._module = module
         self._capacity = capacity
@@ -128,11 +129,11 @@ class Subject:
     #: The module passed to :attr:`pipe`; importing it must succeed.
     module: str
     #: The roles it plays.
-    pipe: Type[Pipe]
+    pipe: type[Pipe]
     #: The distribution whose version the report names; None for the stdlib.
-    distribution: Optional[str] = None
+    distribution: str | None = None
 
-    def load(self) -> Callable[[Optional[int], int], Pipe]:
+    def load(self) -> Callable[[int | None, int], Pipe]:
         """Import the module; return ``open(capacity, producers) -> Pipe``
         (a capacity of None: an unbounded channel).
 
@@ -146,9 +147,7 @@ class Subject:
                 raise
             raise BenchError(f"cannot import {self.module}: {exc}") from exc
         except Exception as exc:
-            raise BenchError(
-                f"cannot import {self.module} ({type(exc).__name__}: {exc})"
-            ) from exc
+            raise BenchError(f"cannot import {self.module} ({type(exc).__name__}: {exc})") from exc
         return partial(self.pipe, module)
 
     def version(self) -> str:
@@ -164,7 +163,7 @@ class Subject:
 
 
 #: ringchan's implementations, by ``--impl`` key, in table order.
-IMPLEMENTATIONS: Dict[str, Subject] = {
+IMPLEMENTATIONS: dict[str, Subject] = {
     subject.key: subject
     for subject in (
         Subject("c", "ringchan C", "ringchan._channel_c", RingchanPipe, "ringchan"),

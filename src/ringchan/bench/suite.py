@@ -18,9 +18,10 @@ import os
 import platform
 import statistics
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import IO, Any
 
 from .subjects import Subject
 from .workloads import BenchError, LoopFactory, Pipe, Settings, Workload
@@ -47,11 +48,11 @@ class Cell:
     workload: Workload
     subject: Subject
     #: The event loop's name; None for a workload that runs no loop.
-    loop: Optional[str]
+    loop: str | None
     #: One figure per run: items/s, or seconds for a latency.
-    runs: List[float] = field(default_factory=list)
+    runs: list[float] = field(default_factory=list)
     #: Why the cell stopped being measured, if it did.
-    error: Optional[str] = None
+    error: str | None = None
 
     @property
     def per_item(self) -> bool:
@@ -63,7 +64,7 @@ class Cell:
         """The median run; only for a cell with runs."""
         return statistics.median(self.runs)
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """The cell as plain data: every run, the median and min-max, any error."""
         return {
             "workload": self.workload.name,
@@ -83,7 +84,7 @@ class Cell:
 def measure(
     workload: Workload,
     opener: Callable[[int], Pipe],
-    new_loop: Optional[LoopFactory],
+    new_loop: LoopFactory | None,
     settings: Settings,
 ) -> float:
     """Run *workload* once on a fresh pipe; return its figure.
@@ -163,7 +164,7 @@ class Suite:
         self,
         workloads: Sequence[Workload],
         subjects: Sequence[Subject],
-        loops: Dict[str, LoopFactory],
+        loops: dict[str, LoopFactory],
         settings: Settings,
         repeat: int,
     ) -> None:
@@ -172,10 +173,10 @@ class Suite:
         self.subjects = list(subjects)
         self._loops = loops
         self._openers = {subject.key: subject.load() for subject in subjects}
-        groups: Dict[str, List[Workload]] = {}
+        groups: dict[str, list[Workload]] = {}
         for workload in workloads:
             groups.setdefault(workload.group or workload.name, []).append(workload)
-        self.rows: List[List[Cell]] = [
+        self.rows: list[list[Cell]] = [
             [
                 Cell(workload, subject, loop)
                 for workload in group
@@ -187,11 +188,11 @@ class Suite:
         ]
 
     @property
-    def cells(self) -> List[Cell]:
+    def cells(self) -> list[Cell]:
         """Every cell, workload by workload."""
         return [cell for row in self.rows for cell in row]
 
-    def run(self, progress: Optional[Progress] = None) -> Iterator[List[Cell]]:
+    def run(self, progress: Progress | None = None) -> Iterator[list[Cell]]:
         """Measure each row's cells, yielding them as each row ends."""
         for row in self.rows:
             for attempt in range(1, self.repeat + 1):
@@ -231,7 +232,7 @@ def _cpu() -> str:
     return cpu
 
 
-def machine() -> Dict[str, Any]:
+def machine() -> dict[str, Any]:
     """The Python, platform and CPU the figures come from."""
     return {
         "python": platform.python_version(),

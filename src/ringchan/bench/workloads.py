@@ -16,21 +16,13 @@ import dataclasses
 import statistics
 import threading
 import time
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from functools import partial
 from time import perf_counter
 from typing import (
     Any,
-    Awaitable,
-    Callable,
     ClassVar,
-    Coroutine,
-    Dict,
-    List,
-    Optional,
-    Sequence,
-    Tuple,
-    Type,
     TypeVar,
 )
 
@@ -85,7 +77,7 @@ class Settings:
 
     items: int
     #: The channel's capacity; None: an unbounded channel.
-    capacity: Optional[int]
+    capacity: int | None
     batch: int
     samples: int
     timeout: float
@@ -111,7 +103,7 @@ class Pipe:
     #: True when it opens an unbounded channel for a capacity of None.
     unbounded: ClassVar[bool] = False
 
-    def __init__(self, module: Any, capacity: Optional[int], producers: int) -> None:
+    def __init__(self, module: Any, capacity: int | None, producers: int) -> None:
         self.producers = producers
 
     @classmethod
@@ -179,13 +171,11 @@ class _Worker(threading.Thread):
     come.
     """
 
-    def __init__(
-        self, name: str, target: Callable[[], Any], on_error: Callable[[], Any]
-    ) -> None:
+    def __init__(self, name: str, target: Callable[[], Any], on_error: Callable[[], Any]) -> None:
         super().__init__(name=name, daemon=True)
         self._work = target
         self._on_error = on_error
-        self.error: Optional[BaseException] = None
+        self.error: BaseException | None = None
         self.result: Any = None
 
     def run(self) -> None:
@@ -215,8 +205,8 @@ def _abort_on_loop(loop: asyncio.AbstractEventLoop, pipe: Pipe) -> Callable[[], 
 
 
 def _failure(
-    workers: Sequence[_Worker], task: Optional["asyncio.Future[Any]"] = None
-) -> Optional[BenchError]:
+    workers: Sequence[_Worker], task: asyncio.Future[Any] | None = None
+) -> BenchError | None:
     """The first failure of a producer *task* or among *workers*, if any."""
     if task is not None and task.done() and not task.cancelled():
         exc = task.exception()
@@ -250,12 +240,12 @@ def _join(workers: Sequence[_Worker], deadline: float, timeout: float) -> None:
         raise BenchError(f"still running {timeout:g} s after the start, hung: {hung}")
 
 
-def _items(count: int) -> List[int]:
+def _items(count: int) -> list[int]:
     """The *count* items of one measurement, built before its clock starts."""
     return list(range(count))
 
 
-def _spans(items: int, count: int) -> List[Items]:
+def _spans(items: int, count: int) -> list[Items]:
     """Split *items* items into *count* contiguous parts of near-equal size."""
     numbers = _items(items)
     return [numbers[i * items // count : (i + 1) * items // count] for i in range(count)]
@@ -263,7 +253,7 @@ def _spans(items: int, count: int) -> List[Items]:
 
 def _start_producers(
     role: Callable[[int, Items], Any], spans: Sequence[Items], on_error: Callable[[], Any]
-) -> List[_Worker]:
+) -> list[_Worker]:
     """Start a thread playing *role* for each of *spans*, its share of the items."""
     return [
         _start(f"producer {index}", partial(role, index, numbers), on_error)
@@ -290,7 +280,7 @@ def _recv_windows(pipe: Pipe, settings: Settings) -> Awaitable[int]:
     return pipe.recv_windows(settings.batch, BATCH_WAIT)
 
 
-async def _timed(receive: Awaitable[_T]) -> Tuple[_T, float]:
+async def _timed(receive: Awaitable[_T]) -> tuple[_T, float]:
     """What *receive* returns, and when it returned."""
     result = await receive
     return result, perf_counter()
@@ -300,8 +290,8 @@ async def _consume(
     receive: Awaitable[_T],
     timeout: float,
     workers: Sequence[_Worker] = (),
-    producer: Optional["asyncio.Future[Any]"] = None,
-) -> Tuple[_T, float]:
+    producer: asyncio.Future[Any] | None = None,
+) -> tuple[_T, float]:
     """Run the consumer *receive* as a task, bounded by *timeout*; return
     its result and when it ended.
 
@@ -344,9 +334,7 @@ def _rate(received: int, expected: int, seconds: float) -> float:
     return expected / seconds
 
 
-def _on_loop(
-    new_loop: Optional[LoopFactory], main: Coroutine[Any, Any, float]
-) -> float:
+def _on_loop(new_loop: LoopFactory | None, main: Coroutine[Any, Any, float]) -> float:
     """Run *main* on a fresh loop from *new_loop*, then tear the loop down."""
     if new_loop is None:
         main.close()
@@ -360,9 +348,7 @@ def _on_loop(
             for task in leftovers:
                 task.cancel()
             if leftovers:
-                loop.run_until_complete(
-                    asyncio.wait(leftovers, timeout=_TEARDOWN)
-                )
+                loop.run_until_complete(asyncio.wait(leftovers, timeout=_TEARDOWN))
             loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
             loop.close()
@@ -371,7 +357,7 @@ def _on_loop(
 def _same_loop(
     opener: PipeOpener,
     settings: Settings,
-    new_loop: Optional[LoopFactory],
+    new_loop: LoopFactory | None,
     batches: bool,
     receive: Receive = _recv_each,
 ) -> float:
@@ -381,9 +367,7 @@ def _same_loop(
         try:
             start = perf_counter()
             if batches:
-                producer = asyncio.ensure_future(
-                    pipe.send_batches(0, numbers, settings.batch)
-                )
+                producer = asyncio.ensure_future(pipe.send_batches(0, numbers, settings.batch))
             else:
                 producer = asyncio.ensure_future(pipe.send_async(0, numbers))
             received, end = await _consume(
@@ -402,7 +386,7 @@ def _same_loop(
 def _threads_to_loop(
     opener: PipeOpener,
     settings: Settings,
-    new_loop: Optional[LoopFactory],
+    new_loop: LoopFactory | None,
     producers: int,
     receive: Receive = _recv_each,
 ) -> float:
@@ -424,12 +408,12 @@ def _threads_to_loop(
 
 
 def _thread_to_thread(
-    opener: PipeOpener, settings: Settings, new_loop: Optional[LoopFactory]
+    opener: PipeOpener, settings: Settings, new_loop: LoopFactory | None
 ) -> float:
     pipe = opener(1)
     spans = _spans(settings.items, 1)
 
-    def consume() -> Tuple[int, float]:
+    def consume() -> tuple[int, float]:
         return pipe.recv_blocking(), perf_counter()
 
     try:
@@ -444,9 +428,7 @@ def _thread_to_thread(
     return _rate(received, settings.items, end - start)
 
 
-def _from_iterable(
-    opener: PipeOpener, settings: Settings, new_loop: Optional[LoopFactory]
-) -> float:
+def _from_iterable(opener: PipeOpener, settings: Settings, new_loop: LoopFactory | None) -> float:
     async def main() -> float:
         pipe = opener(1)
         numbers = _items(settings.items)
@@ -463,7 +445,7 @@ def _from_iterable(
     return _on_loop(new_loop, main())
 
 
-def _pair(opener: PipeOpener, settings: Settings, new_loop: Optional[LoopFactory]) -> float:
+def _pair(opener: PipeOpener, settings: Settings, new_loop: LoopFactory | None) -> float:
     pipe = opener(1)
     numbers = _items(settings.items)
     start = perf_counter()
@@ -471,9 +453,7 @@ def _pair(opener: PipeOpener, settings: Settings, new_loop: Optional[LoopFactory
     return _rate(received, settings.items, perf_counter() - start)
 
 
-def _send_stamps(
-    pipe: Pipe, ready: threading.Event, samples: int, deadline: float
-) -> None:
+def _send_stamps(pipe: Pipe, ready: threading.Event, samples: int, deadline: float) -> None:
     send = pipe.send_stamp
     for _ in range(samples):
         if not ready.wait(max(0.0, deadline - perf_counter())):
@@ -484,13 +464,11 @@ def _send_stamps(
         send()
 
 
-def _latency(
-    opener: PipeOpener, settings: Settings, new_loop: Optional[LoopFactory]
-) -> float:
+def _latency(opener: PipeOpener, settings: Settings, new_loop: LoopFactory | None) -> float:
     async def main() -> float:
         pipe = opener(1)
         ready = threading.Event()
-        latencies: List[float] = []
+        latencies: list[float] = []
 
         async def consume() -> None:
             recv = pipe.recv_stamp
@@ -517,7 +495,7 @@ def _latency(
 
 #: ``body(opener, settings, new_loop) -> figure``; *new_loop* is None for a
 #: workload that runs no event loop.
-WorkloadBody = Callable[[PipeOpener, Settings, Optional[LoopFactory]], float]
+WorkloadBody = Callable[[PipeOpener, Settings, LoopFactory | None], float]
 
 
 @dataclass(frozen=True)
@@ -528,7 +506,7 @@ class Workload:
     description: str
     body: WorkloadBody
     #: The :class:`Pipe` methods a channel must play to run this workload.
-    roles: Tuple[str, ...]
+    roles: tuple[str, ...]
     #: Whether it runs an event loop, and so is measured on each loop asked for.
     uses_loop: bool = True
     #: "items/s" (higher is better) or "s" (a median latency, lower is better).
@@ -538,16 +516,16 @@ class Workload:
     #: The workload whose rounds it joins (see :class:`ringchan.bench.suite.Suite`),
     #: that of the hand-written code a feature is compared with, so that the
     #: two are measured side by side; None: rounds of its own.
-    group: Optional[str] = None
+    group: str | None = None
     #: A channel capacity and batch size of its own, in place of the run's
     #: (a cell of a sweep); None: the run's.
-    capacity: Optional[int] = None
-    batch: Optional[int] = None
+    capacity: int | None = None
+    batch: int | None = None
     #: Whether it runs on an unbounded channel, whatever the run's capacity;
     #: only channels that can open one (:attr:`Pipe.unbounded`) run it.
     unbounded: bool = False
 
-    def supports(self, pipe_type: Type[Pipe]) -> bool:
+    def supports(self, pipe_type: type[Pipe]) -> bool:
         """Whether channels of *pipe_type* can play every role this needs,
         and open an unbounded channel if it runs on one."""
         if self.unbounded and not pipe_type.unbounded:
@@ -573,7 +551,7 @@ class Workload:
 
 
 #: Every workload, in table order.
-WORKLOADS: Dict[str, Workload] = {
+WORKLOADS: dict[str, Workload] = {
     workload.name: workload
     for workload in (
         Workload(
@@ -665,7 +643,7 @@ WORKLOADS: Dict[str, Workload] = {
 }
 
 #: Event loops by name: the module that provides ``new_event_loop``.
-LOOPS: Dict[str, str] = {"asyncio": "asyncio", "uvloop": "uvloop"}
+LOOPS: dict[str, str] = {"asyncio": "asyncio", "uvloop": "uvloop"}
 
 
 def loop_factory(name: str) -> LoopFactory:
