@@ -219,6 +219,21 @@ def test_metadata_names_every_supported_python() -> None:
     assert {"Homepage", "Source", "Issues", "Changelog"} <= urls
 
 
+@pytest.mark.skipif(not HAS_SOURCES, reason="needs the Cython sources")
+def test_each_c_header_has_one_cython_declaration_file_named_after_it() -> None:
+    package = ROOT / "src" / "ringchan"
+    declared: dict[str, set[str]] = {}
+    for path in [*package.glob("*.pyx"), *package.glob("*.pxd")]:
+        text = path.read_text(encoding="utf-8")
+        for header in re.findall(r'^cdef extern from "ringchan/(\w+)\.h"', text, re.M):
+            declared.setdefault(header, set()).add(path.name)
+    assert declared, "no C header is declared"
+    for header, files in declared.items():
+        assert (ROOT / "csrc" / "ringchan" / f"{header}.h").is_file(), header
+        assert files == {f"_{header}.pxd"}, (header, files)
+    assert {p.name for p in package.glob("*.pxd")} == {f"_{h}.pxd" for h in declared}
+
+
 def test_pre_commit_pins_the_linters_as_the_dev_extra_does() -> None:
     config = ROOT / ".pre-commit-config.yaml"
     if not config.is_file():
@@ -309,7 +324,11 @@ SDIST_REQUIRED = {
     "src/ringchan/__init__.py",
     "src/ringchan/_channel_c.pyx",
     "src/ringchan/_channel_py.py",
-    "src/ringchan/_awaitable.pxd",
+    # One Cython declaration file per C header it declares.
+    "src/ringchan/_atomic.pxd",
+    "src/ringchan/_pyawait.pxd",
+    "src/ringchan/_pyloop.pxd",
+    "src/ringchan/_pyring.pxd",
     "src/ringchan/_ring.pxd",
     "src/ringchan/py.typed",
     "tests/conftest.py",

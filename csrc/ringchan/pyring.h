@@ -124,6 +124,13 @@ rcpy_buf_popped(const rcpy_buf *b)
     return b->list != NULL ? rc_list_popped(b->list) : rc_ring_popped(b->ring);
 }
 
+/* Whether the channel is unbounded: its buffer is a list, not a ring. */
+static inline int
+rcpy_buf_unbounded(const rcpy_buf *b)
+{
+    return b->list != NULL;
+}
+
 /* Whether permits have closed a bounded ring's lock-free path (ring.h). */
 static inline int
 rcpy_buf_gated(const rcpy_buf *b)

@@ -64,24 +64,23 @@ from cpython.pythread cimport (
 from cpython.ref cimport Py_DECREF, Py_INCREF, Py_REFCNT
 from libc.stdint cimport uint64_t
 
-from ._awaitable cimport rcpy_install_step
-from ._ring cimport (
-    RCPY_FREE_THREADED,
+from ._atomic cimport (
     rc_atomic_u64,
     rc_fetch_add_relaxed,
     rc_load_acquire,
     rc_load_relaxed,
-    rc_ring_gate,
-    rc_ring_gated_len,
-    rc_ring_push_gated,
-    rc_ring_ungate,
     rc_store_relaxed,
     rc_store_release,
-    rcpy_fence,
-    rcpy_install_gc,
-    rcpy_mutex,
-    rcpy_mutex_lock,
-    rcpy_mutex_unlock,
+)
+from ._pyawait cimport rcpy_install_step
+from ._pyloop cimport (
+    rcpy_loop_running,
+    rcpy_running_loop,
+    rcpy_set_running_loop_getter,
+    rcpy_write_unraisable,
+)
+from ._pyring cimport (
+    RCPY_FREE_THREADED,
     rcpy_buf,
     rcpy_buf_clear,
     rcpy_buf_free,
@@ -95,8 +94,15 @@ from ._ring cimport (
     rcpy_buf_push,
     rcpy_buf_push_list,
     rcpy_buf_pushed,
+    rcpy_buf_unbounded,
+    rcpy_fence,
+    rcpy_install_gc,
+    rcpy_mutex,
+    rcpy_mutex_lock,
+    rcpy_mutex_unlock,
     rcpy_share_refcount,
 )
+from ._ring cimport rc_ring_gate, rc_ring_gated_len, rc_ring_push_gated, rc_ring_ungate
 
 import asyncio
 import sys
@@ -127,13 +133,6 @@ cdef extern from "pythread.h":
     PyLockStatus PyThread_acquire_lock_timed(
         PyThread_type_lock lock, long long microseconds, int intr_flag) nogil
     unsigned long PyThread_get_thread_ident()
-
-
-cdef extern from "ringchan/pyloop.h":
-    void rcpy_set_running_loop_getter(object getter)
-    object rcpy_running_loop()
-    int rcpy_loop_running() except -1
-    void rcpy_write_unraisable(object exc, object context)
 
 
 cdef extern from "Python.h":
@@ -362,7 +361,7 @@ cdef class _Core:
 
     cdef object bound(self):
         """The capacity, or None for an unbounded channel."""
-        return None if self.buf.list != NULL else self.capacity
+        return None if rcpy_buf_unbounded(&self.buf) else self.capacity
 
     cdef inline Py_ssize_t length(self) noexcept:
         """Items in the buffer (what bounds the senders)."""
@@ -478,7 +477,7 @@ cdef class _Core:
         cdef Py_ssize_t reserved
         rcpy_mutex_lock(&self.lock)
         refused = _flag(&tx.closed) or _flag(&self.rx_closed)
-        if not refused and self.buf.list != NULL:
+        if not refused and rcpy_buf_unbounded(&self.buf):
             done = True  # unbounded: there is always room
         elif not refused:
             # Gated first: from then on the count below is exact.
@@ -497,7 +496,7 @@ cdef class _Core:
     cdef Py_ssize_t unreserve(self, Py_ssize_t count) noexcept:
         """Give count reserved slots back (mutex held); the gate opens with the last."""
         cdef uint64_t reserved
-        if self.buf.list != NULL:
+        if rcpy_buf_unbounded(&self.buf):
             return count
         reserved = rc_load_relaxed(&self.reserved) - count
         rc_store_relaxed(&self.reserved, reserved)
@@ -1112,7 +1111,7 @@ cdef class Sender(_Handle):
             if rcpy_buf_gated(&core.buf):
                 # Permits are out: the exact, locked path.
                 return self.push_many([item], 0, True) == 1
-            if core.buf.list != NULL:
+            if rcpy_buf_unbounded(&core.buf):
                 raise MemoryError("cannot grow the unbounded channel: the item was not sent")
             return False
         rcpy_fence()
@@ -1138,7 +1137,7 @@ cdef class Sender(_Handle):
                 pushed = core.push_gated(items, start)
                 if pushed >= 0:
                     break
-        if not pushed and core.buf.list != NULL and start < len(items):
+        if not pushed and rcpy_buf_unbounded(&core.buf) and start < len(items):
             raise MemoryError("cannot grow the unbounded channel: the items were not sent")
         if pushed:
             rcpy_fence()
@@ -1778,7 +1777,7 @@ cdef class Permit:
             refused = _flag(&tx.closed) or _flag(&core.rx_closed)
             if not refused:
                 pushed = (
-                    rcpy_buf_push(&core.buf, <PyObject *>item) if core.buf.list != NULL
+                    rcpy_buf_push(&core.buf, <PyObject *>item) if rcpy_buf_unbounded(&core.buf)
                     else rc_ring_push_gated(core.buf.ring, <PyObject *>item)
                 )
             core.unreserve(1)
@@ -1791,7 +1790,7 @@ cdef class Permit:
             core.wake_tx(1)
             raise Closed(tx.refusal(), item)
         if not pushed:
-            if core.buf.list != NULL:
+            if rcpy_buf_unbounded(&core.buf):
                 raise MemoryError("cannot grow the unbounded channel: the item was not sent")
             raise SystemError("ringchan: a permit found no room: please report this bug")
         rcpy_fence()

@@ -1,4 +1,4 @@
-# The C iterator slot of the channel's awaitables (csrc/ringchan/pyawait.h).
+# csrc/ringchan/pyawait.h: the C iterator slot of the channel's awaitables.
 
 from cpython.object cimport PyObject, PyTypeObject
 
