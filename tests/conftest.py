@@ -333,7 +333,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     whats = sorted({what for what, _ in figures})
     width = max(len(what) for what in whats)
     write = terminalreporter.write_line
-    terminalreporter.section(f"ringchan reliability figures ({config.stash[_LOAD].name} load)")
+    load = config.stash[_LOAD]
+    how_long = "the long runs" if load is SOAK_LOAD else "the short runs; --soak for the long ones"
+    terminalreporter.section(f"ringchan reliability figures ({how_long})")
     write(f"{'':{width}}  " + "  ".join(f"{impl:>12}" for impl in impls))
     for what in whats:
         cells = "  ".join(f"{figures.get((what, impl), 0):>12,}" for impl in impls)

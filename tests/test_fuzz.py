@@ -373,5 +373,6 @@ def test_fuzzed_arguments_give_clear_errors(
         fuzz()
     finally:
         loop.close()
-    tally("bad input: fuzzed calls", tried[0])
-    tally("bad input: fuzzed calls refused with a clear error", tried[1])
+    # Random arguments are sometimes valid: those calls must simply work.
+    tally("bad input: fuzzed calls carried out (valid as drawn)", tried[0] - tried[1])
+    tally("bad input: fuzzed calls refused with a typed exception", tried[1])

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import traceback
 from typing import Any
 
 import pytest
 from conftest import C_MODULE, NO_EXTENSIONS, PY_MODULE
+
+import ringchan
 
 pytestmark = pytest.mark.skipif(
     NO_EXTENSIONS, reason="RINGCHAN_NO_EXTENSIONS is set: the C channel is not built"
@@ -92,3 +95,22 @@ def test_the_c_methods_have_signatures():
         ("max_items", inspect.Parameter.empty),
         ("max_wait", inspect.Parameter.empty),
     ]
+
+
+@pytest.mark.parametrize("name", [*CLASSES, "channel", "unbounded_channel", "oneshot"])
+def test_both_take_the_item_type_in_brackets(modules, name):
+    for module in modules:
+        alias = getattr(module, name)[int]
+        assert alias.__origin__ is getattr(module, name) and alias.__args__ == (int,)
+
+
+def test_public_names_report_ringchan_as_their_module(modules):
+    for module in (*modules, ringchan):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if callable(obj):
+                assert obj.__module__ == "ringchan", (module.__name__, name)
+                assert obj.__qualname__ == name, (module.__name__, name)
+        assert repr(module.Sender) == "<class 'ringchan.Sender'>"
+    shown = traceback.format_exception_only(ringchan.Closed("x", "item"))
+    assert shown[-1].startswith("ringchan.Closed"), shown

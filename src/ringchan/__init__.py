@@ -83,3 +83,11 @@ else:
     )
 
     COMPILED = True
+
+# Users meet every public name as ringchan.<name>: say so in reprs, help()
+# and tracebacks (each channel module does the same for its own names).
+for _name in __all__:
+    _public = globals()[_name]
+    if getattr(_public, "__module__", __name__) != __name__:
+        _public.__module__ = __name__
+del _name, _public

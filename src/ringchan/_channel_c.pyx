@@ -1744,6 +1744,8 @@ cdef class Permit:
     cdef Py_ssize_t left  # guarded by the channel's mutex
     cdef object __weakref__
 
+    __class_getitem__ = classmethod(GenericAlias)
+
     def __repr__(self):
         return f"<ringchan.Permit slots={self.left}>"
 
@@ -1836,6 +1838,8 @@ cdef class WeakSender:
     cdef _Core core
     cdef object __weakref__
 
+    __class_getitem__ = classmethod(GenericAlias)
+
     def __cinit__(self, _Core core not None):
         self.core = core
         rc_fetch_add_relaxed(&core.weak_senders, 1)
@@ -1871,34 +1875,36 @@ cdef inline object _handle(object handle):
     return handle
 
 
-def channel(capacity):
+# Classes only so that they take the item type in brackets, like
+# _channel_py's (which says why): each returns a plain tuple.
+class channel(tuple):
     """Create a bounded channel; return its first sender and its receiver.
 
     *capacity* is the exact number of items it buffers, 1 to
     :data:`MAX_CAPACITY`.  The channel is bound to no event loop or thread.
+    ``channel[int](16)`` tells type checkers what it carries.
     """
-    cdef _Core core = _Core(check_capacity(capacity))
-    return _handle(Sender(core)), _handle(Receiver(core))
+
+    __slots__ = ()
+
+    def __new__(cls, capacity):
+        cdef _Core core = _Core(check_capacity(capacity))
+        return _handle(Sender(core)), _handle(Receiver(core))
 
 
-def unbounded_channel():
-    """Create a channel without a bound: sends never wait and ``try_send``
-    never raises :class:`Full`.  Same Sender and Receiver API; ``capacity``
-    is None.  Memory grows with what is buffered, and shrinks as it drains.
-    """
-    cdef _Core core = _Core(0)
-    return _handle(Sender(core)), _handle(Receiver(core))
-
-
-def oneshot():
+class oneshot(tuple):
     """Create a oneshot: a sender for one value and its receiver.
 
     ``tx.send(value)`` never waits and works from any thread or event loop;
     ``await rx`` (or ``rx.try_recv()``, ``rx.blocking_recv()``) returns it.
     A sender closed or collected without sending makes the receiver raise
-    :class:`Closed`.
+    :class:`Closed`.  ``oneshot[int]()`` tells type checkers what it carries.
     """
-    return _oneshot.pair(*channel(1))
+
+    __slots__ = ()
+
+    def __new__(cls):
+        return _oneshot.pair(*channel(1))
 
 
 def from_iterable(iterable, capacity=64, *, daemon=False):
@@ -1912,3 +1918,41 @@ def from_iterable(iterable, capacity=64, *, daemon=False):
     generator gets ``close()``).  The thread is a daemon only if *daemon*.
     """
     return _bridge.start(channel, iterable, capacity, daemon)
+
+
+class unbounded_channel(tuple):
+    """Create a channel without a bound: sends never wait and ``try_send``
+    never raises :class:`Full`.  Same Sender and Receiver API; ``capacity``
+    is None.  Memory grows with what is buffered, and shrinks as it drains.
+    ``unbounded_channel[int]()`` tells type checkers what it carries.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls):
+        cdef _Core core = _Core(0)
+        return _handle(Sender(core)), _handle(Receiver(core))
+
+
+cdef extern from *:
+    """
+    /* A static type takes __module__ and __qualname__ from tp_name. */
+    static void
+    rc_rename_type(PyTypeObject *type, const char *name)
+    {
+        type->tp_name = name;
+        PyType_Modified(type);
+    }
+    """
+    void rc_rename_type(PyTypeObject *type, const char *name)
+
+
+# Users meet these as ringchan.<name>: say so in reprs, help() and
+# tracebacks.  Renamed at import, before any handle exists.
+rc_rename_type(<PyTypeObject *>Sender, "ringchan.Sender")
+rc_rename_type(<PyTypeObject *>Receiver, "ringchan.Receiver")
+rc_rename_type(<PyTypeObject *>Permit, "ringchan.Permit")
+rc_rename_type(<PyTypeObject *>WeakSender, "ringchan.WeakSender")
+for _public in (channel, oneshot, unbounded_channel, from_iterable):
+    _public.__module__ = "ringchan"
+del _public

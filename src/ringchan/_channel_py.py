@@ -58,6 +58,15 @@ __all__ = (
 
 _T = TypeVar("_T")
 
+if TYPE_CHECKING:
+    # What a channel opened without a type argument carries (PEP 696): Any,
+    # as before channels took one, rather than an item type to infer.
+    from typing_extensions import TypeVar as _TypeVarWithDefault
+
+    _Item = _TypeVarWithDefault("_Item", default=Any)
+else:
+    _Item = TypeVar("_Item")
+
 _get_ident = threading.get_ident
 _get_running_loop = asyncio._get_running_loop
 
@@ -1314,25 +1323,41 @@ class WeakSender(Generic[_T]):
         core.finalize(core.drop_weak_sender)
 
 
-def channel(capacity: int) -> tuple[Sender[Any], Receiver[Any]]:
+# channel, unbounded_channel and oneshot are classes only so that they take
+# the item type in brackets, as anyio's create_memory_object_stream does:
+# each returns a plain (sender, receiver) tuple, never an instance.
+class channel(tuple[Sender[_Item], Receiver[_Item]]):
     """Create a bounded channel; return its first sender and its receiver.
 
     *capacity* is the exact number of items it buffers, 1 to
     :data:`MAX_CAPACITY`.  The channel is bound to no event loop or thread.
+    ``channel[int](16)`` tells type checkers what it carries.
     """
-    core = _Core(check_capacity(capacity))
-    return Sender(core), Receiver(core)
+
+    __slots__ = ()
+
+    def __new__(  # type: ignore[misc]
+        cls, capacity: int
+    ) -> tuple[Sender[_Item], Receiver[_Item]]:
+        core = _Core(check_capacity(capacity))
+        return Sender(core), Receiver(core)
 
 
-def oneshot() -> tuple[OneshotSender[Any], OneshotReceiver[Any]]:
+class oneshot(tuple[OneshotSender[_Item], OneshotReceiver[_Item]]):
     """Create a oneshot: a sender for one value and its receiver.
 
     ``tx.send(value)`` never waits and works from any thread or event loop;
     ``await rx`` (or ``rx.try_recv()``, ``rx.blocking_recv()``) returns it.
     A sender closed or collected without sending makes the receiver raise
-    :class:`Closed`.
+    :class:`Closed`.  ``oneshot[int]()`` tells type checkers what it carries.
     """
-    return _oneshot.pair(*channel(1))
+
+    __slots__ = ()
+
+    def __new__(  # type: ignore[misc]
+        cls,
+    ) -> tuple[OneshotSender[_Item], OneshotReceiver[_Item]]:
+        return _oneshot.pair(*channel(1))
 
 
 def from_iterable(
@@ -1350,10 +1375,32 @@ def from_iterable(
     return _bridge.start(channel, iterable, capacity, daemon)  # type: ignore[no-any-return]
 
 
-def unbounded_channel() -> tuple[Sender[Any], Receiver[Any]]:
+class unbounded_channel(tuple[Sender[_Item], Receiver[_Item]]):
     """Create a channel without a bound: sends never wait and ``try_send``
     never raises :class:`Full`.  Same Sender and Receiver API; ``capacity``
     is None.  Memory grows with what is buffered, and shrinks as it drains.
+    ``unbounded_channel[int]()`` tells type checkers what it carries.
     """
-    core = _Core(None)
-    return Sender(core), Receiver(core)
+
+    __slots__ = ()
+
+    def __new__(  # type: ignore[misc]
+        cls,
+    ) -> tuple[Sender[_Item], Receiver[_Item]]:
+        core = _Core(None)
+        return Sender(core), Receiver(core)
+
+
+# Users meet these as ringchan.<name>: say so in reprs, help() and tracebacks.
+for _public in (
+    Permit,
+    Receiver,
+    Sender,
+    WeakSender,
+    channel,
+    from_iterable,
+    oneshot,
+    unbounded_channel,
+):
+    _public.__module__ = "ringchan"
+del _public
