@@ -1877,7 +1877,7 @@ cdef inline object _handle(object handle):
 
 # Classes only so that they take the item type in brackets, like
 # _channel_py's (which says why): each returns a plain tuple.
-class channel(tuple):
+class channel:
     """Create a bounded channel; return its first sender and its receiver.
 
     *capacity* is the exact number of items it buffers, 1 to
@@ -1886,13 +1886,14 @@ class channel(tuple):
     """
 
     __slots__ = ()
+    __class_getitem__ = classmethod(GenericAlias)
 
     def __new__(cls, capacity):
         cdef _Core core = _Core(check_capacity(capacity))
         return _handle(Sender(core)), _handle(Receiver(core))
 
 
-class oneshot(tuple):
+class oneshot:
     """Create a oneshot: a sender for one value and its receiver.
 
     ``tx.send(value)`` never waits and works from any thread or event loop;
@@ -1902,6 +1903,7 @@ class oneshot(tuple):
     """
 
     __slots__ = ()
+    __class_getitem__ = classmethod(GenericAlias)
 
     def __new__(cls):
         return _oneshot.pair(*channel(1))
@@ -1920,7 +1922,7 @@ def from_iterable(iterable, capacity=64, *, daemon=False):
     return _bridge.start(channel, iterable, capacity, daemon)
 
 
-class unbounded_channel(tuple):
+class unbounded_channel:
     """Create a channel without a bound: sends never wait and ``try_send``
     never raises :class:`Full`.  Same Sender and Receiver API; ``capacity``
     is None.  Memory grows with what is buffered, and shrinks as it drains.
@@ -1928,6 +1930,7 @@ class unbounded_channel(tuple):
     """
 
     __slots__ = ()
+    __class_getitem__ = classmethod(GenericAlias)
 
     def __new__(cls):
         cdef _Core core = _Core(0)

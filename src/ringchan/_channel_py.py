@@ -1325,8 +1325,19 @@ class WeakSender(Generic[_T]):
 
 # channel, unbounded_channel and oneshot are classes only so that they take
 # the item type in brackets, as anyio's create_memory_object_stream does:
-# each returns a plain (sender, receiver) tuple, never an instance.
-class channel(tuple[Sender[_Item], Receiver[_Item]]):
+# each returns a plain (sender, receiver) tuple, never an instance.  Type
+# checkers see them derive from that tuple, so that it unpacks with its item
+# types; at run time they derive from nothing that help() would list.
+if TYPE_CHECKING:
+    from builtins import tuple as _Pair
+else:
+
+    class _Pair:
+        __slots__ = ()
+        __class_getitem__ = classmethod(GenericAlias)
+
+
+class channel(_Pair[Sender[_Item], Receiver[_Item]]):
     """Create a bounded channel; return its first sender and its receiver.
 
     *capacity* is the exact number of items it buffers, 1 to
@@ -1343,7 +1354,7 @@ class channel(tuple[Sender[_Item], Receiver[_Item]]):
         return Sender(core), Receiver(core)
 
 
-class oneshot(tuple[OneshotSender[_Item], OneshotReceiver[_Item]]):
+class oneshot(_Pair[OneshotSender[_Item], OneshotReceiver[_Item]]):
     """Create a oneshot: a sender for one value and its receiver.
 
     ``tx.send(value)`` never waits and works from any thread or event loop;
@@ -1375,7 +1386,7 @@ def from_iterable(
     return _bridge.start(channel, iterable, capacity, daemon)  # type: ignore[no-any-return]
 
 
-class unbounded_channel(tuple[Sender[_Item], Receiver[_Item]]):
+class unbounded_channel(_Pair[Sender[_Item], Receiver[_Item]]):
     """Create a channel without a bound: sends never wait and ``try_send``
     never raises :class:`Full`.  Same Sender and Receiver API; ``capacity``
     is None.  Memory grows with what is buffered, and shrinks as it drains.
