@@ -1,4 +1,5 @@
-"""Fixtures shared by the whole suite.
+"""Fixtures and hooks shared by the whole suite; the constants and helpers
+test modules import are in support.py.
 
 Every behavioural test takes ``chan_module`` and so runs twice: against the
 C channel (id ``cext``) and the pure-Python twin (id ``pure``), in the manner
@@ -23,7 +24,6 @@ import importlib
 import os
 import random
 import sys
-import sysconfig
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -32,22 +32,16 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
-
-#: Bound on any single wait inside a test (thread join, awaited result).  A
-#: deadlock fails with a clear message this quickly instead of running into
-#: the global pytest-timeout.
-WAIT = 10.0
-
-#: Bound on a whole coroutine run by the ``run`` fixture.
-RUN_TIMEOUT = 30.0
-
-NO_EXTENSIONS = bool(os.environ.get("RINGCHAN_NO_EXTENSIONS"))
-
-#: A free-threaded CPython build (the GIL off unless asked for).
-FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
-
-C_MODULE = "ringchan._channel_c"
-PY_MODULE = "ringchan._channel_py"
+from support import (
+    C_MODULE,
+    FREE_THREADED,
+    NO_EXTENSIONS,
+    PY_MODULE,
+    RUN_TIMEOUT,
+    WAIT,
+    Worker,
+    run_on_new_loop,
+)
 
 
 class _UnimportableModule:
@@ -110,35 +104,6 @@ def loop_factory(request: pytest.FixtureRequest) -> Callable[[], asyncio.Abstrac
     return asyncio.new_event_loop
 
 
-def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
-    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        loop.run_until_complete(
-            asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), WAIT)
-        )
-
-
-def run_on_new_loop(
-    factory: Callable[[], asyncio.AbstractEventLoop],
-    coro: Coroutine[Any, Any, Any],
-    timeout: float | None = RUN_TIMEOUT,
-) -> Any:
-    """Run *coro* to completion on a fresh loop, then tear the loop down."""
-    loop = factory()
-    try:
-        if timeout is not None:
-            coro = asyncio.wait_for(coro, timeout)
-        return loop.run_until_complete(coro)
-    finally:
-        try:
-            _cancel_leftovers(loop)
-            loop.run_until_complete(loop.shutdown_asyncgens())
-        finally:
-            loop.close()
-
-
 @pytest.fixture
 def run(loop_factory: Callable[[], asyncio.AbstractEventLoop]) -> Callable[..., Any]:
     """``run(coro)`` runs *coro* on a fresh loop of the kind under test.
@@ -150,38 +115,6 @@ def run(loop_factory: Callable[[], asyncio.AbstractEventLoop]) -> Callable[..., 
         return run_on_new_loop(loop_factory, coro, timeout)
 
     return run
-
-
-class Worker:
-    """A daemon thread whose result or exception is handed back on join."""
-
-    def __init__(self, func: Callable[..., Any], args: tuple, name: str) -> None:
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._main, args=(func, args), name=name, daemon=True)
-
-    def _main(self, func: Callable[..., Any], args: tuple) -> None:
-        try:
-            self.result = func(*args)
-        except BaseException as exc:
-            self.error = exc
-
-    def start(self) -> Worker:
-        self.thread.start()
-        return self
-
-    def join(self, timeout: float = WAIT) -> Any:
-        """Wait for the thread (bounded); re-raise its exception, return its result."""
-        self.thread.join(timeout)
-        assert not self.thread.is_alive(), (
-            f"thread {self.thread.name} still running after {timeout}s: deadlock?"
-        )
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-    def is_alive(self) -> bool:
-        return self.thread.is_alive()
 
 
 @pytest.fixture

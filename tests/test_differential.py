@@ -12,15 +12,11 @@ from __future__ import annotations
 
 import gc
 import importlib
-import os
 import random
 import weakref
 
 import pytest
-
-C_MODULE = "ringchan._channel_c"
-PY_MODULE = "ringchan._channel_py"
-NO_EXTENSIONS = bool(os.environ.get("RINGCHAN_NO_EXTENSIONS"))
+from support import C_MODULE, NO_EXTENSIONS, PY_MODULE
 
 
 @pytest.fixture

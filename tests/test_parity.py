@@ -9,7 +9,7 @@ import inspect
 from typing import Any
 
 import pytest
-from conftest import C_MODULE, NO_EXTENSIONS, PY_MODULE
+from support import C_MODULE, NO_EXTENSIONS, PY_MODULE
 
 pytestmark = pytest.mark.skipif(
     NO_EXTENSIONS, reason="RINGCHAN_NO_EXTENSIONS is set: the C channel is not built"

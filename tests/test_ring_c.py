@@ -19,8 +19,9 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+from support import ROOT
 
-CSRC = Path(__file__).resolve().parents[1] / "csrc"
+CSRC = ROOT / "csrc"
 SOURCE = CSRC / "tests" / "test_ring.c"
 LIST_SOURCE = CSRC / "tests" / "test_list.c"
 # Enough for many laps of every ring; sanitizers and a busy machine slow the
