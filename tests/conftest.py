@@ -3,9 +3,14 @@ test modules import are in support.py.
 
 Every behavioural test takes ``chan_module`` and so runs twice: against the
 C channel (id ``cext``) and the pure-Python twin (id ``pure``), in the manner
-of multidict's conftest.  ``-k pure`` or ``-k cext`` selects one.  A C module
-that does not import makes its tests FAIL, never skip, unless
-``RINGCHAN_NO_EXTENSIONS`` is set.
+of multidict's conftest.  ``-k pure`` or ``-k cext`` selects one.
+
+Tests of the C channel alone carry the ``c_extension`` marker, and so does
+the ``cext`` run of every ``chan_module`` test: ``-m c_extension`` runs only
+those, ``-m "not c_extension"`` everything else, so the pure-Python twin
+alone.  They are skipped where ringchan does not build the C channel
+(``RINGCHAN_NO_EXTENSIONS`` set, or an interpreter other than CPython).
+Elsewhere a C module that does not import makes them FAIL, never skip.
 
 Every async test runs its coroutine through ``run``, which is parametrized
 over the event loop (ids ``asyncio`` and ``uvloop``; uvloop is skipped only
@@ -33,9 +38,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 from support import (
+    C_EXTENSION_SKIP,
     C_MODULE,
     FREE_THREADED,
-    NO_EXTENSIONS,
     PY_MODULE,
     RUN_TIMEOUT,
     WAIT,
@@ -60,28 +65,37 @@ class _UnimportableModule:
         pytest.fail(
             f"cannot import {self._name}: {self._error!r}. Build the extension "
             "(pip install -e . or python setup.py build_ext --inplace), or set "
-            "RINGCHAN_NO_EXTENSIONS=1 to test only the pure-Python channel.",
+            "RINGCHAN_NO_EXTENSIONS=1 (or pass -m 'not c_extension') to test only "
+            "the pure-Python channel.",
             pytrace=False,
         )
 
 
 @pytest.fixture(
     params=[
-        pytest.param(C_MODULE, id="cext"),
+        pytest.param(C_MODULE, id="cext", marks=pytest.mark.c_extension),
         pytest.param(PY_MODULE, id="pure"),
     ]
 )
 def chan_module(request: pytest.FixtureRequest) -> ModuleType:
     """The channel implementation under test: ``channel``, ``Sender``, ``Receiver``."""
     name = request.param
-    if name == C_MODULE and NO_EXTENSIONS:
-        pytest.skip("RINGCHAN_NO_EXTENSIONS is set: the C channel is not tested")
     try:
         return importlib.import_module(name)
     except Exception as exc:
         if name == PY_MODULE:
             raise
         return _UnimportableModule(name, exc)  # type: ignore[return-value]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the ``c_extension`` tests where ringchan does not build the C channel."""
+    if C_EXTENSION_SKIP is None:
+        return
+    skip = pytest.mark.skip(reason=C_EXTENSION_SKIP)
+    for item in items:
+        if item.get_closest_marker("c_extension"):
+            item.add_marker(skip)
 
 
 def _new_uvloop() -> asyncio.AbstractEventLoop:

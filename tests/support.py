@@ -49,6 +49,19 @@ NO_EXTENSIONS = bool(os.environ.get("RINGCHAN_NO_EXTENSIONS"))
 #: A free-threaded CPython build (the GIL off unless asked for).
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
+#: Why the tests marked ``c_extension`` are skipped in this run, or None when
+#: they run.  ringchan builds and selects the C channel on CPython unless
+#: RINGCHAN_NO_EXTENSIONS is set (the rule of setup.py and
+#: ringchan/__init__.py).  Where it is expected, a build that does not import
+#: fails those tests instead: a broken build must never pass as skipped.
+C_EXTENSION_SKIP: str | None
+if NO_EXTENSIONS:
+    C_EXTENSION_SKIP = "RINGCHAN_NO_EXTENSIONS is set: the C channel is not tested"
+elif sys.implementation.name != "cpython":
+    C_EXTENSION_SKIP = f"the C channel is built for CPython only, not {sys.implementation.name}"
+else:
+    C_EXTENSION_SKIP = None
+
 #: The top of the source tree: a checkout, an unpacked sdist, or the folder
 #: cibuildwheel copies pyproject.toml's test-sources into.
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,13 +16,13 @@ import random
 import weakref
 
 import pytest
-from support import C_MODULE, NO_EXTENSIONS, PY_MODULE
+from support import C_MODULE, PY_MODULE
+
+pytestmark = pytest.mark.c_extension
 
 
 @pytest.fixture
 def both_modules():
-    if NO_EXTENSIONS:
-        pytest.skip("RINGCHAN_NO_EXTENSIONS is set: the C channel is not tested")
     try:
         c_module = importlib.import_module(C_MODULE)
     except Exception as exc:

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import NO_EXTENSIONS, ROOT, child_env
+from support import ROOT, child_env
 
 #: Bound on one example's run; each finishes in about a second.
 EXAMPLE_WAIT = 60.0
@@ -61,7 +61,10 @@ STDERR_FORBIDDEN = (
     "Warning:",
 )
 
-IMPLEMENTATIONS = [pytest.param(False, id="cext"), pytest.param(True, id="pure")]
+IMPLEMENTATIONS = [
+    pytest.param(False, id="cext", marks=pytest.mark.c_extension),
+    pytest.param(True, id="pure"),
+]
 
 no_examples = pytest.mark.skipif(
     not EXAMPLES.is_dir(),
@@ -130,8 +133,6 @@ def test_example_is_a_self_contained_script(script: Path) -> None:
 @pytest.mark.parametrize("no_extensions", IMPLEMENTATIONS)
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.name for s in SCRIPTS])
 def test_example_runs(script: Path, no_extensions: bool, tmp_path: Path) -> None:
-    if not no_extensions and NO_EXTENSIONS:
-        pytest.skip("RINGCHAN_NO_EXTENSIONS is set: the C channel is not tested")
     proc = subprocess.run(
         [sys.executable, str(script)],
         cwd=tmp_path,

@@ -10,7 +10,7 @@ import sys
 import textwrap
 
 import pytest
-from support import NO_EXTENSIONS, child_env
+from support import child_env
 
 #: Bound on one child interpreter importing ringchan.
 SUBPROCESS_WAIT = 30.0
@@ -64,9 +64,7 @@ def test_no_extensions_selects_the_pure_channel():
     assert proc.stdout.strip() == "ok"
 
 
-@pytest.mark.skipif(
-    NO_EXTENSIONS, reason="RINGCHAN_NO_EXTENSIONS is set: the C channel is not tested"
-)
+@pytest.mark.c_extension
 def test_default_is_the_c_channel_and_never_a_silent_fallback():
     proc = _run(False, "_channel_c")
     assert proc.returncode == 0, (

@@ -9,11 +9,9 @@ import inspect
 from typing import Any
 
 import pytest
-from support import C_MODULE, NO_EXTENSIONS, PY_MODULE
+from support import C_MODULE, PY_MODULE
 
-pytestmark = pytest.mark.skipif(
-    NO_EXTENSIONS, reason="RINGCHAN_NO_EXTENSIONS is set: the C channel is not built"
-)
+pytestmark = pytest.mark.c_extension
 
 CLASSES = ("Sender", "Receiver", "Permit", "WeakSender")
 PROTOCOL = {

@@ -39,7 +39,10 @@ PURE_DROP_REASON = (
 
 
 @pytest.mark.skipif(not FREE_THREADED, reason="needs a free-threaded CPython build")
-@pytest.mark.parametrize("pure", [False, True], ids=["cext", "pure"])
+@pytest.mark.parametrize(
+    "pure",
+    [pytest.param(False, id="cext", marks=pytest.mark.c_extension), pytest.param(True, id="pure")],
+)
 def test_import_leaves_the_gil_disabled(pure: bool) -> None:
     env = child_env(no_extensions=pure)
     env.pop("PYTHON_GIL", None)

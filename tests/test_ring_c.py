@@ -38,6 +38,7 @@ LIST_TESTS = 10
 ENV = {key: value for key, value in os.environ.items() if key != "LD_PRELOAD"}
 
 pytestmark = [
+    pytest.mark.c_extension,
     pytest.mark.timeout(180),
     pytest.mark.skipif(sys.platform == "win32", reason="the C test uses pthreads"),
     pytest.mark.skipif(not SOURCE.exists(), reason="needs a source checkout (csrc/)"),
