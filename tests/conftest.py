@@ -1,10 +1,16 @@
-"""Fixtures shared by the whole suite.
+"""Fixtures and hooks shared by the whole suite; the constants and helpers
+test modules import are in support.py.
 
 Every behavioural test takes ``chan_module`` and so runs twice: against the
 C channel (id ``cext``) and the pure-Python twin (id ``pure``), in the manner
-of multidict's conftest.  ``-k pure`` or ``-k cext`` selects one.  A C module
-that does not import makes its tests FAIL, never skip, unless
-``RINGCHAN_NO_EXTENSIONS`` is set.
+of multidict's conftest.  ``-k pure`` or ``-k cext`` selects one.
+
+Tests of the C channel alone carry the ``c_extension`` marker, and so does
+the ``cext`` run of every ``chan_module`` test: ``-m c_extension`` runs only
+those, ``-m "not c_extension"`` everything else, so the pure-Python twin
+alone.  They are skipped where ringchan does not build the C channel
+(``RINGCHAN_NO_EXTENSIONS`` set, or an interpreter other than CPython).
+Elsewhere a C module that does not import makes them FAIL, never skip.
 
 Every async test runs its coroutine through ``run``, which is parametrized
 over the event loop (ids ``asyncio`` and ``uvloop``; uvloop is skipped only
@@ -23,7 +29,6 @@ import importlib
 import os
 import random
 import sys
-import sysconfig
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -32,22 +37,16 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
-
-#: Bound on any single wait inside a test (thread join, awaited result).  A
-#: deadlock fails with a clear message this quickly instead of running into
-#: the global pytest-timeout.
-WAIT = 10.0
-
-#: Bound on a whole coroutine run by the ``run`` fixture.
-RUN_TIMEOUT = 30.0
-
-NO_EXTENSIONS = bool(os.environ.get("RINGCHAN_NO_EXTENSIONS"))
-
-#: A free-threaded CPython build (the GIL off unless asked for).
-FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
-
-C_MODULE = "ringchan._channel_c"
-PY_MODULE = "ringchan._channel_py"
+from support import (
+    C_EXTENSION_SKIP,
+    C_MODULE,
+    FREE_THREADED,
+    PY_MODULE,
+    RUN_TIMEOUT,
+    WAIT,
+    Worker,
+    run_on_new_loop,
+)
 
 
 class _UnimportableModule:
@@ -66,28 +65,37 @@ class _UnimportableModule:
         pytest.fail(
             f"cannot import {self._name}: {self._error!r}. Build the extension "
             "(pip install -e . or python setup.py build_ext --inplace), or set "
-            "RINGCHAN_NO_EXTENSIONS=1 to test only the pure-Python channel.",
+            "RINGCHAN_NO_EXTENSIONS=1 (or pass -m 'not c_extension') to test only "
+            "the pure-Python channel.",
             pytrace=False,
         )
 
 
 @pytest.fixture(
     params=[
-        pytest.param(C_MODULE, id="cext"),
+        pytest.param(C_MODULE, id="cext", marks=pytest.mark.c_extension),
         pytest.param(PY_MODULE, id="pure"),
     ]
 )
 def chan_module(request: pytest.FixtureRequest) -> ModuleType:
     """The channel implementation under test: ``channel``, ``Sender``, ``Receiver``."""
     name = request.param
-    if name == C_MODULE and NO_EXTENSIONS:
-        pytest.skip("RINGCHAN_NO_EXTENSIONS is set: the C channel is not tested")
     try:
         return importlib.import_module(name)
     except Exception as exc:
         if name == PY_MODULE:
             raise
         return _UnimportableModule(name, exc)  # type: ignore[return-value]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the ``c_extension`` tests where ringchan does not build the C channel."""
+    if C_EXTENSION_SKIP is None:
+        return
+    skip = pytest.mark.skip(reason=C_EXTENSION_SKIP)
+    for item in items:
+        if item.get_closest_marker("c_extension"):
+            item.add_marker(skip)
 
 
 def _new_uvloop() -> asyncio.AbstractEventLoop:
@@ -110,35 +118,6 @@ def loop_factory(request: pytest.FixtureRequest) -> Callable[[], asyncio.Abstrac
     return asyncio.new_event_loop
 
 
-def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
-    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        loop.run_until_complete(
-            asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), WAIT)
-        )
-
-
-def run_on_new_loop(
-    factory: Callable[[], asyncio.AbstractEventLoop],
-    coro: Coroutine[Any, Any, Any],
-    timeout: float | None = RUN_TIMEOUT,
-) -> Any:
-    """Run *coro* to completion on a fresh loop, then tear the loop down."""
-    loop = factory()
-    try:
-        if timeout is not None:
-            coro = asyncio.wait_for(coro, timeout)
-        return loop.run_until_complete(coro)
-    finally:
-        try:
-            _cancel_leftovers(loop)
-            loop.run_until_complete(loop.shutdown_asyncgens())
-        finally:
-            loop.close()
-
-
 @pytest.fixture
 def run(loop_factory: Callable[[], asyncio.AbstractEventLoop]) -> Callable[..., Any]:
     """``run(coro)`` runs *coro* on a fresh loop of the kind under test.
@@ -150,38 +129,6 @@ def run(loop_factory: Callable[[], asyncio.AbstractEventLoop]) -> Callable[..., 
         return run_on_new_loop(loop_factory, coro, timeout)
 
     return run
-
-
-class Worker:
-    """A daemon thread whose result or exception is handed back on join."""
-
-    def __init__(self, func: Callable[..., Any], args: tuple, name: str) -> None:
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._main, args=(func, args), name=name, daemon=True)
-
-    def _main(self, func: Callable[..., Any], args: tuple) -> None:
-        try:
-            self.result = func(*args)
-        except BaseException as exc:
-            self.error = exc
-
-    def start(self) -> Worker:
-        self.thread.start()
-        return self
-
-    def join(self, timeout: float = WAIT) -> Any:
-        """Wait for the thread (bounded); re-raise its exception, return its result."""
-        self.thread.join(timeout)
-        assert not self.thread.is_alive(), (
-            f"thread {self.thread.name} still running after {timeout}s: deadlock?"
-        )
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-    def is_alive(self) -> bool:
-        return self.thread.is_alive()
 
 
 @pytest.fixture

@@ -8,12 +8,10 @@ import threading
 import types
 
 import pytest
+from support import WAIT
 
 from ringchan._args import MAX_CAPACITY
 from ringchan._errors import ChannelError, Closed, Empty, Full
-
-WAIT = 10.0
-
 
 # --- construction -----------------------------------------------------------
 

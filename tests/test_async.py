@@ -7,16 +7,9 @@ import asyncio
 import sys
 
 import pytest
+from support import WAIT, settle
 
 from ringchan._errors import Closed
-
-WAIT = 10.0
-
-
-async def settle(rounds: int = 5) -> None:
-    """Let every ready task on this loop run a few steps."""
-    for _ in range(rounds):
-        await asyncio.sleep(0)
 
 
 def test_send_then_recv(chan_module, run):

@@ -15,17 +15,11 @@ import threading
 import time
 
 import pytest
+from support import WAIT, settle
 
 from ringchan._errors import Closed
 
-WAIT = 10.0
-
 pytestmark = pytest.mark.timeout(60)
-
-
-async def settle(rounds: int = 5) -> None:
-    for _ in range(rounds):
-        await asyncio.sleep(0)
 
 
 async def collect(batches):

@@ -8,10 +8,9 @@ import threading
 import time
 
 import pytest
+from support import WAIT, wait_until
 
 from ringchan._errors import Closed
-
-WAIT = 10.0
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -42,13 +41,6 @@ class Source:
         assert self.closed.wait(WAIT), "the iterable was never closed"
         self.thread.join(WAIT)
         assert not self.thread.is_alive(), "the worker outlived its work"
-
-
-def wait_until(predicate):
-    deadline = time.monotonic() + WAIT
-    while not predicate():
-        assert time.monotonic() < deadline, "condition never became true"
-        time.sleep(0.001)
 
 
 def test_items_in_order_then_the_end(chan_module, run):

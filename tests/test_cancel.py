@@ -13,15 +13,9 @@ import sys
 import time
 
 import pytest
+from support import WAIT, settle
 
 from ringchan._errors import Closed
-
-WAIT = 10.0
-
-
-async def settle(rounds: int = 5) -> None:
-    for _ in range(rounds):
-        await asyncio.sleep(0)
 
 
 async def outcome(task: asyncio.Future):

@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from support import WAIT
 from traffic import (
     Budget,
     Item,
@@ -44,7 +45,6 @@ from traffic import (
 from ringchan import _messages
 from ringchan._errors import Closed, Empty, Full
 
-WAIT = 10.0
 PRODUCERS = 6
 
 #: Timeouts for waits that chaos cuts short: from "at once" to "long enough

@@ -9,19 +9,13 @@ import time
 import weakref
 
 import pytest
+from support import WAIT, settle
 
 from ringchan._errors import Closed, Empty
-
-WAIT = 10.0
 
 
 class Item:
     """A weak-referenceable item."""
-
-
-async def settle(rounds: int = 5) -> None:
-    for _ in range(rounds):
-        await asyncio.sleep(0)
 
 
 # --- senders ---------------------------------------------------------------

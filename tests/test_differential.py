@@ -12,21 +12,17 @@ from __future__ import annotations
 
 import gc
 import importlib
-import os
 import random
 import weakref
 
 import pytest
+from support import C_MODULE, PY_MODULE
 
-C_MODULE = "ringchan._channel_c"
-PY_MODULE = "ringchan._channel_py"
-NO_EXTENSIONS = bool(os.environ.get("RINGCHAN_NO_EXTENSIONS"))
+pytestmark = pytest.mark.c_extension
 
 
 @pytest.fixture
 def both_modules():
-    if NO_EXTENSIONS:
-        pytest.skip("RINGCHAN_NO_EXTENSIONS is set: the C channel is not tested")
     try:
         c_module = importlib.import_module(C_MODULE)
     except Exception as exc:

@@ -35,16 +35,16 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from support import ROOT
 
 import ringchan
 
 #: Bound on one quick subprocess (an import, a dry run of setup.py, a listing).
-WAIT = 60.0
+SUBPROCESS_WAIT = 60.0
 
 #: Bound on building the sdist and a wheel from it (compiles the extension).
 BUILD_WAIT = 600.0
 
-ROOT = Path(__file__).resolve().parents[1]
 HAS_SETUP = (ROOT / "setup.py").is_file()
 HAS_SOURCES = HAS_SETUP and (ROOT / "src" / "ringchan" / "_channel_c.pyx").is_file()
 
@@ -160,7 +160,7 @@ def test_setup_builds_the_extension_for_cpython_only(
         env=_env(no_extensions),
         capture_output=True,
         text=True,
-        timeout=WAIT,
+        timeout=SUBPROCESS_WAIT,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == expected
@@ -174,7 +174,7 @@ def test_other_interpreters_import_the_pure_twin(implementation: str) -> None:
         env=_env(),
         capture_output=True,
         text=True,
-        timeout=WAIT,
+        timeout=SUBPROCESS_WAIT,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "ringchan._channel_py"]
@@ -186,7 +186,7 @@ def test_cpython_without_its_extension_fails_to_import() -> None:
         env=_env(),
         capture_output=True,
         text=True,
-        timeout=WAIT,
+        timeout=SUBPROCESS_WAIT,
     )
     assert proc.returncode != 0, proc.stdout
     assert "ringchan._channel_c" in proc.stderr, proc.stderr
@@ -280,7 +280,7 @@ def test_cibuildwheel_builds_exactly_the_intended_wheels(platform: str) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=WAIT,
+        timeout=SUBPROCESS_WAIT,
     )
     assert proc.returncode == 0, proc.stderr
     printed = set(proc.stdout.split())
@@ -391,7 +391,7 @@ def _tracked_sources() -> set[str]:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=WAIT,
+        timeout=SUBPROCESS_WAIT,
     )
     if proc.returncode != 0:
         return set()

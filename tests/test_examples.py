@@ -16,28 +16,20 @@ test run: where it is absent, the tests are skipped with that reason.
 from __future__ import annotations
 
 import ast
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-import ringchan
+from support import ROOT, child_env
 
 #: Bound on one example's run; each finishes in about a second.
-WAIT = 60.0
+EXAMPLE_WAIT = 60.0
 
-ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 SCRIPTS = sorted(EXAMPLES.glob("*.py")) if EXAMPLES.is_dir() else []
 IN_CHECKOUT = (ROOT / ".git").exists()
-
-#: The folder holding the ringchan package under test, for the children.
-PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(ringchan.__file__)))
-
-NO_EXTENSIONS = bool(os.environ.get("RINGCHAN_NO_EXTENSIONS"))
 
 #: Lines each script prints once its own assertions have passed (regular
 #: expressions, matched against whole lines of its output).
@@ -69,7 +61,10 @@ STDERR_FORBIDDEN = (
     "Warning:",
 )
 
-IMPLEMENTATIONS = [pytest.param(False, id="cext"), pytest.param(True, id="pure")]
+IMPLEMENTATIONS = [
+    pytest.param(False, id="cext", marks=pytest.mark.c_extension),
+    pytest.param(True, id="pure"),
+]
 
 no_examples = pytest.mark.skipif(
     not EXAMPLES.is_dir(),
@@ -78,11 +73,8 @@ no_examples = pytest.mark.skipif(
 
 
 def _child_env(no_extensions: bool) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("RINGCHAN_NO_EXTENSIONS", None)
-    if no_extensions:
-        env["RINGCHAN_NO_EXTENSIONS"] = "1"
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
+    """The environment of an example's run, on the C channel or the pure twin."""
+    env = child_env(no_extensions)
     # Warnings shown once each, so a stray one lands on stderr and fails the
     # run; but not the free-threaded interpreter's notice that the C module,
     # not yet declared free-threading safe, turned the GIL on (as in
@@ -141,15 +133,13 @@ def test_example_is_a_self_contained_script(script: Path) -> None:
 @pytest.mark.parametrize("no_extensions", IMPLEMENTATIONS)
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.name for s in SCRIPTS])
 def test_example_runs(script: Path, no_extensions: bool, tmp_path: Path) -> None:
-    if not no_extensions and NO_EXTENSIONS:
-        pytest.skip("RINGCHAN_NO_EXTENSIONS is set: the C channel is not tested")
     proc = subprocess.run(
         [sys.executable, str(script)],
         cwd=tmp_path,
         env=_child_env(no_extensions),
         capture_output=True,
         text=True,
-        timeout=WAIT,
+        timeout=EXAMPLE_WAIT,
     )
     report = f"exit code {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     assert proc.returncode == 0, report

@@ -8,7 +8,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from conftest import WAIT
+from support import WAIT
 from traffic import wait_parked, wait_parked_blocking
 
 from ringchan._errors import Closed

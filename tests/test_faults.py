@@ -26,10 +26,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from support import WAIT
 from test_stress import run_traffic
 from traffic import Noise
-
-WAIT = 10.0
 
 
 class Faults:

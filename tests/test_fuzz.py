@@ -23,11 +23,10 @@ from typing import Any
 import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
+from support import WAIT
 
 from ringchan._args import MAX_CAPACITY
 from ringchan._errors import ChannelError
-
-WAIT = 10.0
 
 
 class Boom(Exception):

@@ -11,10 +11,9 @@ import sys
 import weakref
 
 import pytest
+from support import WAIT
 
 from ringchan._errors import Closed, Full
-
-WAIT = 10.0
 
 
 class Item:

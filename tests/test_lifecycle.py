@@ -21,50 +21,23 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
-import select
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from support import (
+    WAIT,
+    child_env,
+    interrupt_child,
+    park_briefly,
+    park_on_closed_loop,
+    posix_only,
+)
 
 from ringchan._errors import Closed
-
-WAIT = 10.0
-
-
-def park_briefly() -> None:
-    """Give another thread time to park; assertions hold either way."""
-    time.sleep(0.02)
-
-
-def park_on_closed_loop(
-    make_loop: Callable[[], asyncio.AbstractEventLoop], make: Callable[[], Any]
-) -> None:
-    """Start ``make()`` as a task on a fresh loop, let it park, close the loop.
-
-    The task is left pending, as when a program stops a loop it ran with
-    run_until_complete without cancelling its other tasks.
-    """
-    loop = make_loop()
-
-    async def park() -> Any:
-        task = asyncio.ensure_future(make())
-        for _ in range(5):
-            await asyncio.sleep(0)
-        assert not task.done()
-        return task
-
-    task = loop.run_until_complete(park())
-    loop.close()
-    # The loop can never run it again: skip its "Task was destroyed" report.
-    task._log_destroy_pending = False  # type: ignore[attr-defined]
-
 
 # --- the receiver's loop closes ----------------------------------------------
 
@@ -197,60 +170,6 @@ def test_senders_behind_a_send_parked_on_a_closed_loop_are_woken(
 
 # --- SIGINT ----------------------------------------------------------------------
 
-posix_only = pytest.mark.skipif(
-    sys.platform == "win32", reason="SIGINT delivery to a child process is POSIX only"
-)
-
-
-def _child_env(module: Any) -> dict:
-    src = os.path.dirname(os.path.dirname(os.path.abspath(module.__file__)))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-    return env
-
-
-def _sleeping(pid: int) -> bool:
-    """True when the process is asleep in the kernel (Linux); True elsewhere."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("S", "D")
-
-
-def interrupt_child(module: Any, script: str, *args: str) -> tuple[int, str, str]:
-    """Run *script*; once it prints "ready" and sleeps, send SIGINT; (code, out, err)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script, module.__name__, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=_child_env(module),
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        readable, _, _ = select.select([proc.stdout], [], [], WAIT)
-        assert readable, "child did not start in time"
-        first = proc.stdout.readline().strip()
-        assert first == "ready", (first, proc.communicate(timeout=WAIT))
-        time.sleep(0.1)
-        deadline = time.monotonic() + WAIT
-        while not _sleeping(proc.pid):
-            assert time.monotonic() < deadline, "child never went to sleep"
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, err = proc.communicate(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"child was not interrupted by SIGINT within {WAIT}s")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    return proc.returncode, first + "\n" + out, err
-
-
 SEND_MANY_CHILD = textwrap.dedent(
     """
     import importlib, sys
@@ -274,7 +193,7 @@ SEND_MANY_CHILD = textwrap.dedent(
 
 @posix_only
 def test_sigint_part_way_through_blocking_send_many(chan_module: Any) -> None:
-    code, out, err = interrupt_child(chan_module, SEND_MANY_CHILD)
+    code, out, err = interrupt_child(SEND_MANY_CHILD, chan_module.__name__)
     assert out.split() == ["ready", "interrupted", "usable"], (out, err)
     assert code == 0 and err == "", (code, err)
 
@@ -309,7 +228,7 @@ OTHERS_WAITING_CHILD = textwrap.dedent(
 
 @posix_only
 def test_sigint_in_main_thread_while_another_thread_waits(chan_module: Any) -> None:
-    code, out, err = interrupt_child(chan_module, OTHERS_WAITING_CHILD)
+    code, out, err = interrupt_child(OTHERS_WAITING_CHILD, chan_module.__name__)
     assert out.split() == ["ready", "interrupted", "usable"], (out, err)
     assert code == 0 and err == "", (code, err)
 
@@ -369,7 +288,7 @@ ASYNCIO_RUN_CHILD = textwrap.dedent(
 @posix_only
 def test_sigint_while_tasks_are_parked_on_a_loop(chan_module: Any, loop_factory: Any) -> None:
     kind = "uvloop" if "uvloop" in loop_factory.__module__ + loop_factory.__name__ else "asyncio"
-    code, out, err = interrupt_child(chan_module, ASYNCIO_RUN_CHILD, kind)
+    code, out, err = interrupt_child(ASYNCIO_RUN_CHILD, chan_module.__name__, kind)
     assert out.split() == ["ready", "interrupted", "usable"], (out, err)
     assert code == 0 and err == "", (code, err)
 
@@ -446,7 +365,7 @@ def test_interpreter_exits_cleanly_with_threads_blocked(chan_module: Any, case: 
         capture_output=True,
         text=True,
         timeout=3 * WAIT,
-        env=_child_env(chan_module),
+        env=child_env(),
     )
     assert result.stdout.split() == ["exiting"], (result.stdout, result.stderr)
     assert result.returncode == 0, result.stderr

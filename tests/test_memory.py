@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -30,10 +29,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from support import WAIT, child_env
 
 from ringchan._errors import Closed, Full
 
-WAIT = 10.0
 REPEAT = 200
 
 
@@ -320,15 +319,12 @@ RSS_CHILD = textwrap.dedent(
 def test_resident_memory_stays_flat(
     chan_module: Any, load: Any, tally: Callable[[str, int], None]
 ) -> None:
-    src = os.path.dirname(os.path.dirname(os.path.abspath(chan_module.__file__)))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
     result = subprocess.run(
         [sys.executable, "-c", RSS_CHILD, chan_module.__name__, str(load.rss_items)],
         capture_output=True,
         text=True,
         timeout=600,
-        env=env,
+        env=child_env(),
     )
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)

@@ -8,17 +8,11 @@ import threading
 import weakref
 
 import pytest
+from support import WAIT, settle
 
 from ringchan._errors import Closed, Empty
 
-WAIT = 10.0
-
 pytestmark = pytest.mark.timeout(60)
-
-
-async def settle(rounds: int = 5) -> None:
-    for _ in range(rounds):
-        await asyncio.sleep(0)
 
 
 def test_send_then_receive(chan_module, run):

@@ -9,10 +9,10 @@ import asyncio
 from collections import Counter
 
 import pytest
+from support import WAIT
 
 from ringchan._errors import Closed, Full
 
-WAIT = 10.0
 PER_PRODUCER = 1_500
 
 

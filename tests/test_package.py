@@ -5,17 +5,15 @@ Run in subprocesses so that the environment variable is read afresh.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
+from support import child_env
 
-import ringchan._channel_py as _channel_py
-
-WAIT = 30.0
-SRC = os.path.dirname(os.path.dirname(os.path.abspath(_channel_py.__file__)))
+#: Bound on one child interpreter importing ringchan.
+SUBPROCESS_WAIT = 30.0
 
 CHECK = textwrap.dedent(
     """
@@ -51,17 +49,12 @@ CHECK = textwrap.dedent(
 
 
 def _run(no_extensions: bool, expected: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env.pop("RINGCHAN_NO_EXTENSIONS", None)
-    if no_extensions:
-        env["RINGCHAN_NO_EXTENSIONS"] = "1"
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, env.get("PYTHONPATH")) if p)
     return subprocess.run(
         [sys.executable, "-c", CHECK, expected],
-        env=env,
+        env=child_env(no_extensions),
         capture_output=True,
         text=True,
-        timeout=WAIT,
+        timeout=SUBPROCESS_WAIT,
     )
 
 
@@ -71,10 +64,7 @@ def test_no_extensions_selects_the_pure_channel():
     assert proc.stdout.strip() == "ok"
 
 
-@pytest.mark.skipif(
-    bool(os.environ.get("RINGCHAN_NO_EXTENSIONS")),
-    reason="RINGCHAN_NO_EXTENSIONS is set: the C channel is not tested",
-)
+@pytest.mark.c_extension
 def test_default_is_the_c_channel_and_never_a_silent_fallback():
     proc = _run(False, "_channel_c")
     assert proc.returncode == 0, (

@@ -10,13 +10,11 @@ import traceback
 from typing import Any
 
 import pytest
-from conftest import C_MODULE, NO_EXTENSIONS, PY_MODULE
+from support import C_MODULE, PY_MODULE
 
 import ringchan
 
-pytestmark = pytest.mark.skipif(
-    NO_EXTENSIONS, reason="RINGCHAN_NO_EXTENSIONS is set: the C channel is not built"
-)
+pytestmark = pytest.mark.c_extension
 
 CLASSES = ("Sender", "Receiver", "Permit", "WeakSender")
 PROTOCOL = {

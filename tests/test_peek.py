@@ -11,17 +11,11 @@ import asyncio
 import time
 
 import pytest
+from support import WAIT, settle
 
 from ringchan._errors import Closed, Empty, Full
 
-WAIT = 10.0
-
 pytestmark = pytest.mark.timeout(60)
-
-
-async def settle(rounds: int = 5) -> None:
-    for _ in range(rounds):
-        await asyncio.sleep(0)
 
 
 # --- peek and commit -------------------------------------------------------

@@ -11,27 +11,13 @@ import asyncio
 import gc
 import random
 import threading
-import time
 
 import pytest
+from support import WAIT, settle, wait_until
 
 from ringchan._errors import Closed, Full
 
-WAIT = 10.0
-
 pytestmark = pytest.mark.timeout(60)
-
-
-async def settle(rounds: int = 5) -> None:
-    for _ in range(rounds):
-        await asyncio.sleep(0)
-
-
-def wait_until(predicate):
-    deadline = time.monotonic() + WAIT
-    while not predicate():
-        assert time.monotonic() < deadline, "condition never became true"
-        time.sleep(0.001)
 
 
 def test_permits_count_against_the_capacity(chan_module):

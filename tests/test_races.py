@@ -17,18 +17,16 @@ import asyncio
 import os
 import subprocess
 import sys
-import sysconfig
 import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import WAIT
+from support import FREE_THREADED, WAIT, child_env
 
 from ringchan._errors import Closed, Empty, Full
 
-FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 ROUNDS = 1000
 
 #: Why the pure twin is exempt from one case without a GIL (see the README).
@@ -41,13 +39,13 @@ PURE_DROP_REASON = (
 
 
 @pytest.mark.skipif(not FREE_THREADED, reason="needs a free-threaded CPython build")
-@pytest.mark.parametrize("pure", [False, True], ids=["cext", "pure"])
+@pytest.mark.parametrize(
+    "pure",
+    [pytest.param(False, id="cext", marks=pytest.mark.c_extension), pytest.param(True, id="pure")],
+)
 def test_import_leaves_the_gil_disabled(pure: bool) -> None:
-    env = dict(os.environ)
+    env = child_env(no_extensions=pure)
     env.pop("PYTHON_GIL", None)
-    env.pop("RINGCHAN_NO_EXTENSIONS", None)
-    if pure:
-        env["RINGCHAN_NO_EXTENSIONS"] = "1"
     code = (
         "import sys, ringchan; tx, rx = ringchan.channel(4); tx.try_send(1); "
         "print(ringchan.COMPILED, sys._is_gil_enabled())"

@@ -19,8 +19,9 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+from support import ROOT
 
-CSRC = Path(__file__).resolve().parents[1] / "csrc"
+CSRC = ROOT / "csrc"
 SOURCE = CSRC / "tests" / "test_ring.c"
 LIST_SOURCE = CSRC / "tests" / "test_list.c"
 # Enough for many laps of every ring; sanitizers and a busy machine slow the
@@ -37,6 +38,7 @@ LIST_TESTS = 10
 ENV = {key: value for key, value in os.environ.items() if key != "LD_PRELOAD"}
 
 pytestmark = [
+    pytest.mark.c_extension,
     pytest.mark.timeout(180),
     pytest.mark.skipif(sys.platform == "win32", reason="the C test uses pthreads"),
     pytest.mark.skipif(not SOURCE.exists(), reason="needs a source checkout (csrc/)"),

@@ -7,21 +7,12 @@ it SIGINT once it is asleep.  Every wait is bounded.  POSIX only.
 
 from __future__ import annotations
 
-import os
-import select
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 
 import pytest
+from support import interrupt_child, posix_only
 
-pytestmark = pytest.mark.skipif(
-    sys.platform == "win32", reason="SIGINT delivery to a child process is POSIX only"
-)
-
-WAIT = 10.0
+pytestmark = posix_only
 
 CHILD = textwrap.dedent(
     """
@@ -75,21 +66,6 @@ CHILD = textwrap.dedent(
 )
 
 
-def _src_dir(module) -> str:
-    # .../src/ringchan/_channel_x.py -> .../src
-    return os.path.dirname(os.path.dirname(os.path.abspath(module.__file__)))
-
-
-def _sleeping(pid: int) -> bool:
-    """True when the process is asleep in the kernel (Linux); True elsewhere."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("S", "D")
-
-
 @pytest.mark.parametrize(
     "case",
     [
@@ -103,40 +79,8 @@ def _sleeping(pid: int) -> bool:
     ],
 )
 def test_sigint_interrupts_blocking_call_in_main_thread(chan_module, case):
-    name = chan_module.__name__
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (_src_dir(chan_module), env.get("PYTHONPATH")) if p
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, name, case],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
-    try:
-        readable, _, _ = select.select([proc.stdout], [], [], WAIT)
-        assert readable, "child did not start in time"
-        first = proc.stdout.readline().strip()
-        assert first == "ready", (first, proc.stderr.read() if proc.poll() is not None else "")
-        # Let it enter the blocking call and fall asleep there.
-        time.sleep(0.1)
-        deadline = time.monotonic() + WAIT
-        while not _sleeping(proc.pid):
-            assert time.monotonic() < deadline, "child never went to sleep"
-            time.sleep(0.01)
-        assert proc.poll() is None, "child exited before the signal"
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, err = proc.communicate(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"{case} was not interrupted by SIGINT within {WAIT}s")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    code, out, err = interrupt_child(CHILD, chan_module.__name__, case)
     lines = out.split()
     assert "interrupted" in lines, (out, err)
     assert "usable" in lines, (out, err)
-    assert proc.returncode == 0, (proc.returncode, out, err)
+    assert code == 0, (code, out, err)

@@ -7,13 +7,7 @@ import asyncio
 import time
 
 import pytest
-
-WAIT = 10.0
-
-
-async def settle(rounds: int = 5) -> None:
-    for _ in range(rounds):
-        await asyncio.sleep(0)
+from support import WAIT, settle
 
 
 @pytest.mark.parametrize("second", ["recv", "recv_many", "anext"])

@@ -8,10 +8,9 @@ import threading
 import time
 
 import pytest
+from support import WAIT
 
 from ringchan import ChannelStats
-
-WAIT = 10.0
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from support import WAIT
 from traffic import (
     Budget,
     Ledger,
@@ -38,8 +39,6 @@ from traffic import (
 )
 
 from ringchan._errors import Closed, Empty, Full
-
-WAIT = 10.0
 
 
 def thread_blocking_send(tx: Any, producer: Producer, budget: Budget, rng: random.Random) -> None:

@@ -8,27 +8,9 @@ import threading
 import time
 
 import pytest
+from support import WAIT, park_briefly, park_on_closed_loop, wait_until
 
 from ringchan._errors import Closed
-
-WAIT = 10.0
-
-
-def wait_until(predicate, timeout: float = WAIT) -> None:
-    """Poll *predicate* (bounded); used only to observe that a thread parked."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.001)
-
-
-def park_briefly() -> None:
-    """Give a thread that is about to block time to actually park.
-
-    Only ever makes a test stronger: the assertions hold whether or not the
-    other thread had parked yet.
-    """
-    time.sleep(0.02)
 
 
 def test_blocking_send_and_recv_in_one_thread(chan_module, spawn):
@@ -386,19 +368,7 @@ def test_main_thread_receiver_with_event_set_by_thread(chan_module, spawn):
 def _park_receiver_on_closed_loop(chan_module, loop_factory):
     """A channel whose receiver was parked in recv() on a loop now closed."""
     tx, rx = chan_module.channel(4)
-    loop = loop_factory()
-
-    async def park():
-        task = asyncio.ensure_future(rx.recv())
-        await asyncio.sleep(0.01)
-        assert not task.done()
-        return task
-
-    task = loop.run_until_complete(park())
-    loop.close()
-    # The parked task can never run again; drop it without the loop's
-    # "Task was destroyed but it is pending" report.
-    task._log_destroy_pending = False
+    park_on_closed_loop(loop_factory, rx.recv)
     return tx, rx
 
 

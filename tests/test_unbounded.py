@@ -8,10 +8,9 @@ import threading
 import tracemalloc
 
 import pytest
+from support import WAIT
 
 from ringchan._errors import Closed
-
-WAIT = 10.0
 
 pytestmark = pytest.mark.timeout(120)
 

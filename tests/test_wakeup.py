@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 
-WAIT = 10.0
+from support import WAIT, settle
 
 
 class ThreadsafeCalls:
@@ -35,11 +35,6 @@ class ThreadsafeCalls:
 
     def from_thread(self, worker) -> int:
         return self.by_thread[worker.thread]
-
-
-async def settle(rounds: int = 5) -> None:
-    for _ in range(rounds):
-        await asyncio.sleep(0)
 
 
 async def until_done(worker) -> None:

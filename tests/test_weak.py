@@ -7,10 +7,9 @@ import gc
 import threading
 
 import pytest
+from support import WAIT
 
 from ringchan._errors import Closed
-
-WAIT = 10.0
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
-from conftest import WAIT, run_on_new_loop
+from support import WAIT, run_on_new_loop
 
 SENT = 1
 RETURNED = 2
