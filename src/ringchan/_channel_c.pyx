@@ -28,8 +28,9 @@ Correct with or without a GIL.  Three kinds of state, three rules:
   refused and every push takes the mutex and counts the reserved slots, so
   items plus reservations never exceed the capacity.  No Python code runs
   while it is held (no call, no allocation, no reference dropped that could
-  be the last), so a finalizer can never find it held by its own thread.  The wait_closed list is a
-  list that is never replaced, safe by its own lock.
+  be the last), so a finalizer can never find it held by its own thread.
+  The wait_closed list is a list that is never replaced, safe by its own
+  lock.
 
 No wake-up is lost between "the ring was empty" and "I am parked": a side
 that must wait registers its waiter under the mutex, then looks at the ring
