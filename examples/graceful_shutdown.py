@@ -26,7 +26,7 @@ import asyncio
 import signal
 import sys
 import threading
-from collections.abc import Awaitable
+from collections.abc import Coroutine
 from typing import Any
 
 import ringchan
@@ -34,10 +34,13 @@ import ringchan
 PRODUCERS = 3
 RUN_FOR = 0.3  # seconds before the timer asks for a stop
 
+#: One reading: the producer's name and its count so far.
+Reading = tuple[str, int]
+
 
 if sys.version_info >= (3, 11):
 
-    async def run_together(*coros: Awaitable[Any]) -> list[Any]:
+    async def run_together(*coros: Coroutine[Any, Any, Any]) -> list[Any]:
         """Run *coros* as tasks; if one fails, the others are cancelled."""
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(coro) for coro in coros]
@@ -45,7 +48,7 @@ if sys.version_info >= (3, 11):
 
 else:
 
-    async def run_together(*coros: Awaitable[Any]) -> list[Any]:
+    async def run_together(*coros: Coroutine[Any, Any, Any]) -> list[Any]:
         """The same on 3.10: gather, cancelling the rest if one fails."""
         tasks = [asyncio.ensure_future(coro) for coro in coros]
         try:
@@ -57,7 +60,7 @@ else:
             raise
 
 
-def request_stop(stop_tx: "ringchan.OneshotSender", reason: str) -> None:
+def request_stop(stop_tx: ringchan.OneshotSender[str], reason: str) -> None:
     """Callable from any thread or loop, any number of times: the first
     request wins; later ones find the oneshot used and are ignored."""
     try:
@@ -66,7 +69,7 @@ def request_stop(stop_tx: "ringchan.OneshotSender", reason: str) -> None:
         pass  # already requested, or the shutdown is over
 
 
-async def producer(tx: "ringchan.Sender", name: str, stopping: asyncio.Event) -> int:
+async def producer(tx: ringchan.Sender[Reading], name: str, stopping: asyncio.Event) -> int:
     sent = 0
     async with tx:  # closes this handle however the task ends
         while not stopping.is_set():
@@ -77,7 +80,7 @@ async def producer(tx: "ringchan.Sender", name: str, stopping: asyncio.Event) ->
     return sent
 
 
-async def consumer(rx: "ringchan.Receiver") -> dict[str, int]:
+async def consumer(rx: ringchan.Receiver[Reading]) -> dict[str, int]:
     counts: dict[str, int] = {}
     async for name, _ in rx:  # ends once every sender is closed and drained
         counts[name] = counts.get(name, 0) + 1
@@ -89,7 +92,7 @@ async def consumer(rx: "ringchan.Receiver") -> dict[str, int]:
 
 
 async def coordinator(
-    stop_rx: "ringchan.OneshotReceiver", stopping: asyncio.Event, rx: "ringchan.Receiver"
+    stop_rx: ringchan.OneshotReceiver[str], stopping: asyncio.Event, rx: ringchan.Receiver[Reading]
 ) -> "tuple[str, int]":
     reason = await stop_rx  # the first stop request, from whichever thread
     buffered = len(rx)  # items sent but not yet received at that moment
@@ -98,8 +101,8 @@ async def coordinator(
 
 
 async def main_async() -> None:
-    tx, rx = ringchan.channel(512)
-    stop_tx, stop_rx = ringchan.oneshot()
+    tx, rx = ringchan.channel[Reading](512)
+    stop_tx, stop_rx = ringchan.oneshot[str]()
     stopping = asyncio.Event()
 
     loop = asyncio.get_running_loop()

@@ -20,6 +20,7 @@ import asyncio
 import queue
 import threading
 import time
+from collections.abc import Iterator
 
 import ringchan
 
@@ -31,13 +32,13 @@ class LegacySensor:
     might; ``read()`` returns None once it has no more records.
     """
 
-    def __init__(self, records: int, fail_after: "int | None" = None) -> None:
+    def __init__(self, records: int, fail_after: int | None = None) -> None:
         self.records = records
         self.fail_after = fail_after
         self.position = 0
         self.closed = threading.Event()
 
-    def read(self) -> "bytes | None":
+    def read(self) -> bytes | None:
         if self.fail_after is not None and self.position == self.fail_after:
             raise ConnectionError(f"sensor link lost at record {self.position}")
         if self.position == self.records:
@@ -50,7 +51,7 @@ class LegacySensor:
         self.closed.set()
 
 
-def readings(sensor: LegacySensor):
+def readings(sensor: LegacySensor) -> Iterator[int]:
     """A generator around the blocking API: parse each record, release the
     sensor however the iteration ends (exhausted, failed or closed early)."""
     try:
@@ -90,7 +91,7 @@ async def bridge_a_queue() -> int:
     return count
 
 
-async def an_error_reaches_the_consumer() -> "tuple[int, BaseException]":
+async def an_error_reaches_the_consumer() -> tuple[int, BaseException]:
     sensor = LegacySensor(records=500, fail_after=120)
     rx = ringchan.from_iterable(readings(sensor), capacity=32)
     received = 0

@@ -26,8 +26,11 @@ LOOPS = min(os.cpu_count() or 1, 4)
 TASKS_PER_LOOP = 3
 ITEMS_PER_TASK = 2_000
 
+#: One item: the loop and the task that sent it, and its number in that task.
+Item = tuple[int, int, int]
 
-async def produce(tx: "ringchan.Sender", loop_id: int, task_id: int) -> None:
+
+async def produce(tx: ringchan.Sender[Item], loop_id: int, task_id: int) -> None:
     async with tx:  # closes this clone when the task ends
         for i in range(ITEMS_PER_TASK):
             await tx.send((loop_id, task_id, i))
@@ -35,18 +38,18 @@ async def produce(tx: "ringchan.Sender", loop_id: int, task_id: int) -> None:
                 await asyncio.sleep(0)  # let this loop's other tasks run
 
 
-async def loop_main(senders: "list[ringchan.Sender]", loop_id: int) -> None:
+async def loop_main(senders: list[ringchan.Sender[Item]], loop_id: int) -> None:
     """Runs on the loop of one worker thread: its own producer tasks."""
     await asyncio.gather(*(produce(tx, loop_id, task_id) for task_id, tx in enumerate(senders)))
 
 
-def run_loop(senders: "list[ringchan.Sender]", loop_id: int) -> None:
+def run_loop(senders: list[ringchan.Sender[Item]], loop_id: int) -> None:
     """The body of one worker thread: a fresh event loop of its own."""
     asyncio.run(loop_main(senders, loop_id))
 
 
 async def main_async() -> None:
-    tx, rx = ringchan.channel(1024)
+    tx, rx = ringchan.channel[Item](1024)
     threads = []
     for loop_id in range(LOOPS):
         # Cloned here, before the thread starts, so the channel cannot look
@@ -59,7 +62,7 @@ async def main_async() -> None:
         thread.start()
 
     per_loop: Counter[int] = Counter()
-    next_expected = {}
+    next_expected: dict[tuple[int, int], int] = {}
     async for loop_id, task_id, i in rx:
         # Items of one producer arrive in the order it sent them.
         assert next_expected.get((loop_id, task_id), 0) == i

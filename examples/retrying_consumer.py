@@ -61,10 +61,10 @@ class FlakySink:
 def backoff(attempt: int) -> float:
     """Seconds to wait before try number *attempt* + 1, with some jitter."""
     delay = min(MAX_DELAY, BASE_DELAY * 2 ** (attempt - 1))
-    return delay * random.uniform(0.5, 1.0)
+    return float(delay * random.uniform(0.5, 1.0))
 
 
-async def consume(rx: "ringchan.Receiver", sink: FlakySink) -> None:
+async def consume(rx: ringchan.Receiver[int], sink: FlakySink) -> None:
     """Store every item; returns at the end of the stream."""
     attempt = 0
     while True:
@@ -84,7 +84,7 @@ async def consume(rx: "ringchan.Receiver", sink: FlakySink) -> None:
             attempt = 0
 
 
-async def supervise(rx: "ringchan.Receiver", sink: FlakySink) -> int:
+async def supervise(rx: ringchan.Receiver[int], sink: FlakySink) -> int:
     """Run consumers until the stream ends; return how many were restarted."""
     restarts = 0
     while True:
@@ -98,14 +98,14 @@ async def supervise(rx: "ringchan.Receiver", sink: FlakySink) -> int:
             await asyncio.sleep(MAX_DELAY)
 
 
-async def produce(tx: "ringchan.Sender") -> None:
+async def produce(tx: ringchan.Sender[int]) -> None:
     async with tx:
         for i in range(ITEMS):
             await tx.send(i)
 
 
 async def main_async() -> None:
-    tx, rx = ringchan.channel(16)
+    tx, rx = ringchan.channel[int](16)
     sink = FlakySink()
     producer = asyncio.ensure_future(produce(tx))
     del tx

@@ -29,8 +29,11 @@ MAX_ITEMS = 200  # rows per transaction, at most
 MAX_WAIT = 0.05  # seconds an event waits for its batch to fill, at most
 QUIET = 0.2  # seconds without events, half way through
 
+#: One event: source, sequence number, timestamp, value.
+Event = tuple[str, int, float, float]
 
-async def emit(tx: "ringchan.Sender", source: str, count: int, seed: int) -> None:
+
+async def emit(tx: ringchan.Sender[Event], source: str, count: int, seed: int) -> None:
     """One telemetry source: two bursts of events, a quiet spell between."""
     rng = random.Random(seed)
     async with tx:  # this source's sender is closed when it is done
@@ -44,13 +47,13 @@ async def emit(tx: "ringchan.Sender", source: str, count: int, seed: int) -> Non
                 await asyncio.sleep(0)  # let the other sources have a turn
 
 
-def write_batch(db: sqlite3.Connection, batch: list) -> None:
+def write_batch(db: sqlite3.Connection, batch: list[Event]) -> None:
     """Runs in a worker thread: the whole batch in one transaction."""
     with db:  # BEGIN ... COMMIT, or ROLLBACK on an error
         db.executemany("INSERT INTO events (source, seq, ts, value) VALUES (?, ?, ?, ?)", batch)
 
 
-async def store(rx: "ringchan.Receiver", db: sqlite3.Connection) -> "tuple[int, int, int]":
+async def store(rx: ringchan.Receiver[Event], db: sqlite3.Connection) -> tuple[int, int, int]:
     batches = full = rows = 0
     async for batch in rx.batches(MAX_ITEMS, MAX_WAIT):
         # Never empty, never longer than MAX_ITEMS; shorter when MAX_WAIT
@@ -69,7 +72,7 @@ async def main_async(path: str) -> None:
     db = sqlite3.connect(path, check_same_thread=False)
     try:
         db.execute("CREATE TABLE events (source TEXT, seq INTEGER, ts REAL, value REAL)")
-        tx, rx = ringchan.channel(1024)
+        tx, rx = ringchan.channel[Event](1024)
         # One sender handle per source; the original is closed once cloned,
         # so the stream ends when the last source closes its clone.
         emitters = [

@@ -22,7 +22,7 @@ import sys
 import threading
 import warnings
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Generator, Iterable, Sequence
 from functools import partial
 from time import monotonic
 from types import GenericAlias
@@ -436,12 +436,13 @@ class _Core:
         del dropped
 
 
-class _Await(Generic[_T]):
+class _Await(Coroutine[Any, Any, _T]):
     """A plain awaitable running one channel operation once awaited.
 
     Like the C channel's awaitables it is its own iterator with ``send``,
     ``throw`` and ``close``, so ``asyncio.create_task`` and TaskGroups take it
-    directly.  The coroutine doing the work starts on the first step.
+    directly (as a ``Coroutine``, which type checkers see too).  The
+    coroutine doing the work starts on the first step.
     """
 
     __slots__ = ("_args", "_coro", "_func", "_name")
@@ -479,11 +480,16 @@ class _Await(Generic[_T]):
         # Awaited directly, the coroutine runs with nothing in between.
         return self._begin().__await__()  # type: ignore[no-any-return]
 
-    def __iter__(self) -> _Await[_T]:
-        return self
+    # Hidden from type checkers: with them, an _Await would also match the
+    # Generator protocol, and asyncio.create_task() could not tell its
+    # result type.
+    if not TYPE_CHECKING:
 
-    def __next__(self) -> Any:
-        return self.send(None)
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            return self.send(None)
 
     def send(self, value: Any) -> Any:
         """Run the operation to its next wait: how a task drives it."""

@@ -8,6 +8,7 @@ refused.  Every other line must pass, in strict mode.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import ringchan
@@ -30,6 +31,11 @@ async def typed_channels() -> None:
     await tx.send("text")  # error
     tx.try_send(b"bytes")  # error
     tx.clone().try_send(None)  # error
+    # Each operation is a coroutine to asyncio: a task can run it directly.
+    sending = asyncio.create_task(tx.send(4))
+    reveal_type(await sending)  # revealed: None
+    receiving = asyncio.create_task(rx.recv())
+    reveal_type(await receiving)  # revealed: int
     permit = await tx.reserve()
     reveal_type(permit)  # revealed: Permit[int]
     permit.send("text")  # error
