@@ -866,7 +866,13 @@ def _draw_panel(axis: Any, name: str, rows: Sequence[_Row], colours: dict[Any, s
             continue
         axis.vlines(row.floor, y - 0.45, y + 0.45, colors=FLOOR_COLOUR, linestyles="--")
         axis.text(
-            row.floor, y - 0.45, f" {row.floor_text}", fontsize=6, color=FLOOR_COLOUR, va="top"
+            row.floor,
+            y - 0.45,
+            f" {row.floor_text}",
+            fontsize=6,
+            color=FLOOR_COLOUR,
+            va="top",
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.5},
         )
     axis.axvline(1, color="grey", linewidth=0.8)
     axis.set_yticks(range(len(rows)), [row.label for row in rows], fontsize=8)

@@ -588,6 +588,9 @@ def draw(doc: Result | None, axes: Sequence[Any]) -> None:
         )
         # Four line styles: a fifth interpreter would go undrawn.
         style_of = dict(zip(interpreters, styles, strict=False))
+        # How many labels of points off the axis each producer count has, so
+        # that the next goes below them.
+        cut: dict[int, int] = {}
         for key, channel, xs, spreads in lines:
             if key not in style_of:
                 continue
@@ -607,8 +610,18 @@ def draw(doc: Result | None, axes: Sequence[Any]) -> None:
             )
             for x, gains in zip(xs, spreads, strict=True):
                 if gains.median > limit:
-                    # Off the axis: the point sits at its edge, with its value.
-                    axis.text(x, limit, f"{gains.median:.0f}x", fontsize=6, ha="center", va="top")
+                    # Off the axis: the point sits at its edge, with its value
+                    # in its line's colour.
+                    axis.annotate(
+                        f"{gains.median:.0f}x",
+                        (x, limit),
+                        xytext=(4, -7 * cut.get(x, 0) - 2),
+                        textcoords="offset points",
+                        fontsize=6,
+                        color=colours[channel],
+                        va="top",
+                    )
+                    cut[x] = cut.get(x, 0) + 1
         for key, channel, producers, bound in floors:
             axis.hlines(
                 bound,
