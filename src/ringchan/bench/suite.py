@@ -53,7 +53,7 @@ WATCHDOG_GRACE = 30.0
 
 #: A ratio spreads wide when the interquartile range of its per-round values
 #: is wider than this share of their median: the machine's load changed
-#: under the run, and another run could well give another ratio.
+#: under the run, and the ratio is uncertain even within it.
 UNSETTLED_WIDTH = 0.2
 
 #: The items of a cell's first sizing run (:meth:`Suite._size`), and the
