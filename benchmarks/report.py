@@ -23,7 +23,14 @@ from outcome import MET, NOT_MEASURED, NOT_MET, Outcome, gain_text, judge, ratio
 from peers import BASELINES, PEERS
 
 from ringchan.bench.subjects import IMPLEMENTATIONS
-from ringchan.bench.suite import MIN_ROUNDS, UNSETTLED_WIDTH, Spread, si, spread
+from ringchan.bench.suite import (
+    MIN_ROUNDS,
+    SIZING_CAPACITIES,
+    UNSETTLED_WIDTH,
+    Spread,
+    si,
+    spread,
+)
 from ringchan.bench.workloads import WORKLOADS
 
 __all__ = (
@@ -456,7 +463,8 @@ def _items_text(doc: dict[str, Any]) -> str:
     text = (
         f"int items, as many per measurement as take about {settings['duration']:g} s "
         f"(sized for each channel, workload and loop by runs before its rounds; at "
-        f"most {settings['items']:,})"
+        f"least {SIZING_CAPACITIES} times the capacity, so that a bounded channel is "
+        f"full for most of a measurement, and at most {settings['items']:,})"
     )
     if sized:
         low = min(sized, key=lambda r: r["items"])

@@ -36,6 +36,7 @@ import ringchan._channel_py as _channel_py
 from ringchan.bench.subjects import RingchanPipe, Subject
 from ringchan.bench.suite import (
     MIN_ROUNDS,
+    SIZING_CAPACITIES,
     SIZING_START,
     UNSETTLED_WIDTH,
     Progress,
@@ -186,10 +187,11 @@ def test_compare_writes_the_report(tmp_path):
     assert proc.stdout.splitlines()[-2] == report_module.summary(report_module.outcomes(doc))
     assert not any(line.startswith("|") for line in proc.stdout.splitlines())
     assert (readme_path.read_bytes() if readme_path.is_file() else None) == readme
-    # Each measurement was sized to the duration (0.05 s by default), at most --items.
+    # Each measurement was sized to the duration (0.05 s by default): at least
+    # twenty times the capacity of 1024, but never more than --items.
     sized = [r["items"] for r in doc["results"] if r["unit"] != "s"]
     assert doc["settings"]["duration"] == 0.05
-    assert all(1000 <= items <= 2000 for items in sized), sized
+    assert sized and all(items == 2000 for items in sized), sized
     # The bounded channel's checks, then an unbounded one's bursts.
     assert [(c["check"], c["unbounded"]) for c in doc["heap"]] == [
         ("same-loop", False),
@@ -964,7 +966,10 @@ def test_sizing_gives_each_cell_the_items_of_its_duration(chan_module):
     for name in ("same-loop", "batches", "pair"):
         cell = found[name]
         assert cell.error is None, cell
-        assert SIZING_START <= cell.settings.items <= 50_000
+        # At least twenty times the capacity of 64, so that the channel is full
+        # for most of a measurement.
+        assert SIZING_CAPACITIES * 64 <= cell.settings.items <= 50_000
+        assert SIZING_CAPACITIES * 64 > SIZING_START
         assert cell.to_json()["items"] == cell.settings.items
         assert len(cell.runs) == 2
     # A latency has samples, not items: left as it is.

@@ -34,6 +34,7 @@ from .workloads import BenchError, LoopFactory, Pipe, Settings, Workload
 
 __all__ = (
     "MIN_ROUNDS",
+    "SIZING_CAPACITIES",
     "SIZING_START",
     "UNSETTLED_WIDTH",
     "Cell",
@@ -59,6 +60,12 @@ UNSETTLED_WIDTH = 0.2
 #: The items of a cell's first sizing run (:meth:`Suite._size`), and the
 #: fewest its measurements send: a few milliseconds of the fastest channel.
 SIZING_START = 1000
+
+#: A sized measurement sends at least this many times the channel's capacity:
+#: its producers then wait for room for most of it, as in a steady stream,
+#: rather than fill an empty buffer, which a slow channel does far faster
+#: than it moves items once full.
+SIZING_CAPACITIES = 20
 
 #: Fewer rounds than this give no spread worth the name: their ratio is
 #: unsettled whatever its values.
@@ -325,16 +332,19 @@ class Suite:
 
     def _size(self, cell: Cell, duration: float) -> None:
         """Give *cell* the items that take its measurements about *duration*
-        seconds: runs from :data:`SIZING_START` items up, each sized from the
-        last's rate, until one lasts half the duration; then the fastest rate
-        seen, so that a run slowed by a neighbour does not leave the cell too
-        short to measure.  At most :attr:`Settings.items`.  The runs are thrown
-        away, but warm each cell up before its rounds.  A latency's
-        measurements have their samples, not items: it is left as it is."""
+        seconds: runs from the fewest items up, each sized from the last's
+        rate, until one lasts half the duration; then the fastest rate seen,
+        so that a run slowed by a neighbour does not leave the cell too short
+        to measure.  At least :data:`SIZING_START` items and
+        :data:`SIZING_CAPACITIES` times the capacity, at most
+        :attr:`Settings.items`.  The runs are thrown away, but warm each cell
+        up before its rounds.  A latency's measurements have their samples,
+        not items: it is left as it is."""
         if cell.workload.unit == "s":
             return
         most = cell.settings.items
-        least = min(SIZING_START, most)
+        capacity = cell.settings.capacity or 0
+        least = min(most, max(SIZING_START, SIZING_CAPACITIES * capacity))
         items = least
         rates = []
         while True:
