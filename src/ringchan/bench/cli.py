@@ -18,7 +18,7 @@ from typing import Any
 
 from .._args import MAX_CAPACITY
 from .subjects import IMPLEMENTATIONS, Subject
-from .suite import Cell, Progress, Suite, machine, si, spread
+from .suite import SIZING_CAPACITIES, Cell, Progress, Suite, machine, si, spread
 from .workloads import LOOPS, WORKLOADS, BenchError, LoopFactory, Settings, Workload, loop_factory
 
 __all__ = (
@@ -112,8 +112,10 @@ def add_options(
         default=duration,
         metavar="SECONDS",
         help="size each channel's measurements of each workload to take about "
-        "this long, from a few runs before its rounds, at most --items items; "
-        "0: --items items each (default: " + ("0" if duration is None else "%(default)g") + ")",
+        f"this long, from a few runs before its rounds: at least {SIZING_CAPACITIES} "
+        "times --capacity, at most --items items; 0: --items items each (default: "
+        + ("0" if duration is None else "%(default)g")
+        + ")",
     )
     parser.add_argument(
         "--repeat",
