@@ -1,7 +1,8 @@
 """Compare ringchan with the other Python channels and write the report.
 
     python benchmarks/compare.py [--peer NAME]... [--workload NAME]... [--loop NAME]...
-                                 [--items N] [--repeat R] [--out DIR] [--json]
+                                 [--items N] [--duration SECONDS] [--repeat R]
+                                 [--out DIR] [--json]
                                  [--heap-items N] [--rss-items N] [--sweep-repeat R]
                                  [--python PATH]... [--scaling-items N]
                                  [--scaling-repeat R] ...
@@ -9,15 +10,18 @@
 Measures ringchan (C and pure-Python), the peers of ``peers.py`` that are
 installed and the two floors (a ``deque`` pair, a bare
 ``call_soon_threadsafe``) on every workload of ``python -m ringchan bench``
-each of them can run, on each event loop, taking the channels in turns
-within each repeat.  Then the capacity × batch size sweep of ``sweep.py``,
-the heap and RSS checks of ``heap.py``, and the scaling and pipeline
-workloads of ``scaling.py`` under this interpreter and each ``--python``
-(for instance a free-threaded CPython, which also runs the workloads above,
-C and pure).
-Writes ``REPORT.md``, ``results.json`` and ``chart.png`` to ``--out``.  A
-peer, loop or matplotlib that is not installed is named in the report; a
-failed measurement is reported there and makes the exit status 1.
+each of them can run, on each event loop, in many short rounds: each
+channel's measurements sized to ``--duration``, the channels taken in turns
+within each round, so that every ratio is taken round by round.  Then the
+capacity × batch size sweep of ``sweep.py``, the heap and RSS checks of
+``heap.py``, and the scaling and pipeline workloads of ``scaling.py`` under
+this interpreter and each ``--python`` (for instance a free-threaded
+CPython, which also runs the workloads above, C and pure).
+Writes ``REPORT.md``, ``results.json`` and ``chart.png`` to ``--out``, and
+into the committed results, README.md's headline table too; prints the
+figures, the targets and the summary line as plain-text tables.  A peer,
+loop or matplotlib that is not installed is named in the report; a failed
+measurement is reported there and makes the exit status 1.
 """
 
 from __future__ import annotations
@@ -54,6 +58,9 @@ PROG = "benchmarks/compare.py"
 
 #: Where the committed report lives.
 RESULTS = Path(__file__).resolve().parent / "results"
+
+#: The README whose headline figures a run into :data:`RESULTS` rewrites.
+README = RESULTS.parent.parent / "README.md"
 
 #: How to get what the ``bench`` extra provides.
 INSTALL_HINT = "not installed; pip install .[bench]"
@@ -106,7 +113,16 @@ def _parser() -> argparse.ArgumentParser:
         "thread → asyncio, --items items, on the first --loop), cells taken in "
         "turns; 0 skips it (default: %(default)s)",
     )
-    add_options(parser, repeat=5, loops=["asyncio", "uvloop"])
+    # Many short rounds, each channel's measurements sized to the same
+    # duration: ratios taken round by round, between measurements moments apart.
+    add_options(
+        parser,
+        repeat=21,
+        loops=["asyncio", "uvloop"],
+        items=1_000_000,
+        duration=0.05,
+        samples=200,
+    )
     scaling.add_options(parser, prefix="scaling-")
     return parser
 
@@ -190,7 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         plan = scaling.plan_from(
-            args, quick_items=args.items, quick_samples=args.samples, quick_loops=tuple(loops)
+            args,
+            quick_items=args.quick_items,
+            quick_samples=args.samples,
+            quick_loops=tuple(loops),
         )
         try:
             doc["scaling"] = scaling.run(
@@ -212,15 +231,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     (out / "results.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 
+    written = [out / "REPORT.md", out / "results.json"]
+    if chart_file:
+        written.append(out / chart_file)
+    if out.resolve() == RESULTS:
+        # README's headline figures come from the committed report, and only from it.
+        README.write_text(
+            report.with_headline(README.read_text(encoding="utf-8"), doc), encoding="utf-8"
+        )
+        written.append(README)
+
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
-        for row in report.target_rows(doc):
-            print(" | ".join(row))
-        if doc.get("sweep"):
-            print(sweep.table(doc["sweep"]))
-        written = ["REPORT.md", "results.json"] + ([chart_file] if chart_file else [])
-        print(f"wrote {', '.join(str(out / name) for name in written)}")
+        print(report.terminal(doc))
+        print(f"wrote {', '.join(map(str, written))}")
         if chart_file is None:
             print(note)
     status = report_errors(suite.cells, PROG)

@@ -6,6 +6,8 @@ pipe does.  A queue with no notion of a closed end gets one sentinel per
 producer; its consumer counts items until it has seen them all.  A pipe
 plays only the roles its library supports: asyncio.Queue, aiochannel and
 anyio's streams are not thread-safe, queue.Queue cannot be awaited.
+aiologic's queues serve threads and any event loop alike, one bounded, one
+not (``Subject.bounded``).
 
 The third-party libraries come from the ``bench`` extra
 (``pip install .[bench]``); a missing one is reported, not measured.
@@ -236,6 +238,94 @@ class AnyioStreamPipe(Pipe):
         self._receive.close()
 
 
+class AiologicPipe(Pipe):
+    """``aiologic.Queue(maxsize=capacity)``, bounded like ringchan: one queue
+    for threads (``green_put``/``green_get``) and tasks on any loop
+    (``async_put``/``async_get``); a sentinel per producer."""
+
+    def __init__(self, module: Any, capacity: int, producers: int) -> None:
+        super().__init__(module, capacity, producers)
+        self._queue = self._open(module, capacity)
+        self._empty = module.QueueEmpty
+        self._full = module.QueueFull
+
+    @staticmethod
+    def _open(module: Any, capacity: int) -> Any:
+        return module.Queue(maxsize=capacity)
+
+    async def send_async(self, producer: int, numbers: Items) -> None:
+        put = self._queue.async_put
+        for number in numbers:
+            await put(number)
+        await put(_END)
+
+    def send_blocking(self, producer: int, numbers: Items) -> None:
+        put = self._queue.green_put
+        for number in numbers:
+            put(number)
+        put(_END)
+
+    async def recv_async(self) -> int:
+        get = self._queue.async_get
+        count = ended = 0
+        while True:
+            if await get() is _END:
+                ended += 1
+                if ended == self.producers:
+                    return count
+            else:
+                count += 1
+
+    def recv_blocking(self) -> int:
+        get = self._queue.green_get
+        count = ended = 0
+        while True:
+            if get() is _END:
+                ended += 1
+                if ended == self.producers:
+                    return count
+            else:
+                count += 1
+
+    def pair(self, numbers: Items) -> int:
+        put, get = self._queue.green_put, self._queue.green_get
+        item = None
+        for number in numbers:
+            put(number, blocking=False)
+            item = get(blocking=False)
+        return paired(item, numbers)
+
+    def send_stamp(self) -> None:
+        self._queue.green_put(perf_counter())
+
+    async def recv_stamp(self) -> float:
+        stamp: float = await self._queue.async_get()
+        return stamp
+
+    def abort(self) -> None:
+        # aiologic's queues cannot be closed: empty it once, for producers
+        # blocked on a full queue, then end the stream for a waiting consumer.
+        try:
+            while True:
+                self._queue.green_get(blocking=False)
+        except self._empty:
+            pass
+        try:
+            for _ in range(self.producers):
+                self._queue.green_put(_END, blocking=False)
+        except self._full:
+            pass
+
+
+class AiologicSimplePipe(AiologicPipe):
+    """``aiologic.SimpleQueue()``: unbounded, so its producers never wait for
+    room; otherwise as :class:`AiologicPipe`."""
+
+    @staticmethod
+    def _open(module: Any, capacity: int) -> Any:
+        return module.SimpleQueue()
+
+
 class DequePipe(Pipe):
     """``collections.deque`` append + popleft: the floor for any buffer."""
 
@@ -289,13 +379,22 @@ PEERS: dict[str, Subject] = _by_key(
         Subject("culsans", "culsans", "culsans", MixedQueuePipe, "culsans"),
         Subject("aiochannel", "aiochannel", "aiochannel", AiochannelPipe, "aiochannel"),
         Subject("anyio", "anyio streams", "anyio", AnyioStreamPipe, "anyio"),
+        Subject("aiologic-queue", "aiologic.Queue", "aiologic", AiologicPipe, "aiologic"),
+        Subject(
+            "aiologic-simple",
+            "aiologic.SimpleQueue",
+            "aiologic",
+            AiologicSimplePipe,
+            "aiologic",
+            bounded=False,
+        ),
     ]
 )
 
 #: The floors the targets measure ringchan against, always measured.
 BASELINES: dict[str, Subject] = _by_key(
     [
-        Subject("deque", "deque", "collections", DequePipe),
+        Subject("deque", "deque", "collections", DequePipe, bounded=False),
         Subject("call-soon", "call_soon_threadsafe", "asyncio", FuturePipe),
     ]
 )

@@ -1,8 +1,12 @@
-"""The comparison report: Markdown tables, the targets, and a PNG chart.
+"""The comparison report: Markdown tables, the targets, a PNG chart, the
+terminal summary and README's headline figures.
 
 Everything here reads the results document that ``compare.py`` also saves
 as ``results.json`` (the shape of ``python -m ringchan bench --json``, plus
-what was missing), so the report shows exactly what was measured.
+what was missing), so the report shows exactly what was measured.  Every
+ratio is taken round by round, between two channels measured in the same
+rounds (:func:`ringchan.bench.suite.spread`): the report gives the median of
+those and, as its spread, their interquartile range.
 """
 
 from __future__ import annotations
@@ -15,11 +19,48 @@ from typing import Any
 import heap
 import scaling_report
 import sweep
+from outcome import MET, NOT_MEASURED, NOT_MET, Outcome, gain_text, judge, ratio_limit, summary
+from peers import BASELINES, PEERS
 
-from ringchan.bench.suite import si
+from ringchan.bench.subjects import IMPLEMENTATIONS
+from ringchan.bench.suite import (
+    MIN_ROUNDS,
+    SIZING_CAPACITIES,
+    UNSETTLED_WIDTH,
+    Spread,
+    si,
+    spread,
+)
 from ringchan.bench.workloads import WORKLOADS
 
-__all__ = ("TARGETS", "Target", "chart", "markdown", "target_rows")
+__all__ = (
+    "CHART_URL",
+    "HEADLINE",
+    "HEADLINE_END",
+    "HEADLINE_START",
+    "REPORT_URL",
+    "TARGETS",
+    "Target",
+    "chart",
+    "headline",
+    "markdown",
+    "outcomes",
+    "terminal",
+    "with_headline",
+)
+
+#: Where the committed report and chart are published, for README.md, which
+#: the package index shows away from the repository.
+REPORT_URL = "https://github.com/ringchan/ringchan/blob/main/benchmarks/results/REPORT.md"
+CHART_URL = "https://raw.githubusercontent.com/ringchan/ringchan/main/benchmarks/results/chart.png"
+
+#: The markers around README.md's headline table, which :func:`with_headline`
+#: rewrites from the committed results.
+HEADLINE_START = "<!-- headline:start -->"
+HEADLINE_END = "<!-- headline:end -->"
+
+#: The workloads of the headline table, each on the run's first event loop.
+HEADLINE = ("same-loop", "thread-to-asyncio", "4-threads-to-asyncio", "thread-to-thread", "batches")
 
 #: The subject every gain column measures, and most targets.
 SUBJECT = "c"
@@ -66,11 +107,22 @@ class Target:
         assert self.at_most is not None
         return measured <= self.at_most
 
-    def measure(self, mine: float, other: float) -> float:
-        """The figure the bound applies to, from the two medians."""
-        gain = WORKLOADS[self.workload].gain(mine, other)
+    def spread(self, mine: Sequence[float], other: Sequence[float]) -> Spread | None:
+        """The figure the bound applies to, round by round, from the runs of
+        the two cells; None if they share no round."""
+        gains = spread(mine, other, WORKLOADS[self.workload].gain)
+        if gains is None or self.at_least is not None:
+            return gains
         # For a cost ratio, the inverse of how many times better ringchan C is.
-        return gain if self.at_least is not None else 1 / gain
+        return gains.map(lambda gain: 1 / gain)
+
+    def floor(self) -> float:
+        """The bound as a gain, how many times better (faster, sooner) the
+        subject must be: a cost of at most 3x is a gain of at least 1/3."""
+        if self.at_least is not None:
+            return self.at_least
+        assert self.at_most is not None
+        return 1 / self.at_most
 
 
 def _percent(ratio: float) -> str:
@@ -199,7 +251,9 @@ def _label(doc: dict[str, Any], key: str) -> str:
     for result in doc["results"]:
         if result["subject"] == key:
             return str(result["label"])
-    return key
+    # Not measured in this run: the name it would have had.
+    known = {**IMPLEMENTATIONS, **PEERS, **BASELINES}
+    return known[key].label if key in known else key
 
 
 def _workload_loops(doc: dict[str, Any], workload: str) -> list[str | None]:
@@ -208,12 +262,20 @@ def _workload_loops(doc: dict[str, Any], workload: str) -> list[str | None]:
     return [None]
 
 
-def target_rows(doc: dict[str, Any]) -> list[list[str]]:
-    """One row per target and event loop: what, loop, measured, bound, verdict;
-    the heap checks', then the free-threading targets of the scaling run."""
+def _gains(workload: str, mine: Any, other: Any) -> Spread | None:
+    """ringchan's gain over another cell, round by round; None unless both
+    were measured without error."""
+    if not _ok(mine) or not _ok(other):
+        return None
+    return spread(mine["runs"], other["runs"], WORKLOADS[workload].gain)
+
+
+def outcomes(doc: dict[str, Any]) -> list[Outcome]:
+    """Every target on every event loop, judged: ringchan's ratios, the heap
+    checks', then the free-threading targets of the scaling run."""
     cells = _cells(doc)
     run_workloads = {result["workload"] for result in doc["results"]}
-    rows = []
+    found: list[Outcome] = []
     for target in TARGETS:
         if not {target.workload, target.other_workload} <= run_workloads:
             # A run limited to other workloads (--workload) says nothing here.
@@ -222,33 +284,49 @@ def target_rows(doc: dict[str, Any]) -> list[list[str]]:
             other_loop = loop if WORKLOADS[target.other_workload].uses_loop else None
             mine = cells.get((target.workload, target.subject, loop))
             other = cells.get((target.other_workload, target.other, other_loop))
+            note = ""
             if not _ok(mine) or not _ok(other):
                 missing = _label(doc, target.other if _ok(mine) else target.subject)
-                measured, verdict = "–", f"not measured ({missing} missing or failed)"
-            else:
-                assert mine is not None and other is not None
-                value = target.measure(mine["median"], other["median"])
-                measured = target.show(value)
-                verdict = _verdict(target.met(value))
-            rows.append([target.text, loop or "–", measured, target.bound(), verdict])
+                note = f" ({missing} missing or failed)"
+            measured = target.spread(mine["runs"], other["runs"]) if not note else None
+            found.append(
+                judge(
+                    target.text,
+                    loop or "–",
+                    target.bound(),
+                    measured,
+                    target.met,
+                    target.show,
+                    note,
+                )
+            )
     for check in doc.get("heap", ()):
         if check.get("unbounded"):
             what = (
                 f"unbounded channel: traced memory back to its baseline once a burst "
                 f"of {check['items']:,} items drains, {check['check']}"
             )
-            measured, bound = check["growth"], BURST_BOUND
+            figure, bound = check["growth"], BURST_BOUND
         else:
             what = (
                 f"no per-item heap allocation: tracemalloc peak over {check['items']:,} "
                 f"items, {check['check']}"
             )
-            measured, bound = check["peak"], HEAP_BOUND
-        rows.append(
-            [what, "asyncio", _bytes(measured), f"≤ {_bytes(bound)}", _verdict(measured <= bound)]
-        )
-    rows += _rss_rows(doc.get("rss"))
-    return rows + scaling_report.target_rows(doc.get("scaling"))
+            figure, bound = check["peak"], HEAP_BOUND
+        found.append(_single(what, "asyncio", figure, bound))
+    found += _rss_outcomes(doc.get("rss"))
+    return found + scaling_report.outcomes(doc.get("scaling"))
+
+
+def _single(what: str, loop: str, figure: float, bound: float) -> Outcome:
+    """A memory target: one measurement in bytes, at most *bound*."""
+    return Outcome(
+        what,
+        loop,
+        f"≤ {_bytes(bound)}",
+        MET if figure <= bound else NOT_MET,
+        measured=_bytes(figure),
+    )
 
 
 #: The heap target's bound: one kept allocation per item would be 100 times
@@ -263,11 +341,7 @@ BURST_BOUND = 2 * heap.BLOCK_BYTES
 RSS_SHARE = 0.01
 
 
-def _verdict(met: bool) -> str:
-    return "**met**" if met else "**not met**"
-
-
-def _rss_rows(rss: dict[str, Any] | None) -> list[list[str]]:
+def _rss_outcomes(rss: dict[str, Any] | None) -> list[Outcome]:
     """The RSS check's target: back to the baseline once drained."""
     if not rss:
         return []
@@ -277,10 +351,8 @@ def _rss_rows(rss: dict[str, Any] | None) -> list[list[str]]:
         "still open"
     )
     if rss["error"]:
-        return [[what, "–", "–", "", f"not measured ({rss['error']})"]]
-    bound = RSS_SHARE * rss["block_bytes"]
-    above = rss["drained"] - rss["before"]
-    return [[what, "–", _bytes(above), f"≤ {_bytes(bound)}", _verdict(above <= bound)]]
+        return [Outcome(what, "–", "", NOT_MEASURED, note=f" ({rss['error']})")]
+    return [_single(what, "–", rss["drained"] - rss["before"], RSS_SHARE * rss["block_bytes"])]
 
 
 def _bytes(count: float) -> str:
@@ -303,7 +375,22 @@ def _figure(result: dict[str, Any]) -> list[str]:
     return [si(result["median"], unit), span]
 
 
-def _workload_table(doc: dict[str, Any], workload: str) -> str:
+def _channel_name(label: str, results: Sequence[dict[str, Any]]) -> str:
+    """A channel as the tables name it, with what sets it apart from ringchan's
+    bounded channel: "aiologic.SimpleQueue (unbounded, per item)"."""
+    notes = []
+    if any(not r.get("bounded", True) for r in results):
+        notes.append("unbounded")
+    if any(r["per_item"] for r in results):
+        notes.append("per item")
+    return f"{label} ({', '.join(notes)})" if notes else label
+
+
+def _workload_rows(
+    doc: dict[str, Any], workload: str, bold: bool
+) -> tuple[list[str], list[list[str]]]:
+    """The header and rows of a workload's table: per channel and event
+    loop, the median and min-max, and ringchan C's gain over it."""
     loops = _workload_loops(doc, workload)
     cells = _cells(doc)
     subjects = list(
@@ -313,30 +400,85 @@ def _workload_table(doc: dict[str, Any], workload: str) -> str:
     header = ["channel"]
     for loop in loops:
         where = f" ({loop})" if loop else ""
-        header += [f"{'latency' if unit == 's' else 'items/s'}{where}", "min–max", "C gain"]
+        header += [f"{'latency' if unit == 's' else 'items/s'}{where}", "min–max", "C gain (IQR)"]
     rows = []
     for subject in subjects:
-        label = _label(doc, subject)
-        row = [f"**{label}**" if subject == SUBJECT else label]
+        results = [
+            r for r in doc["results"] if r["workload"] == workload and r["subject"] == subject
+        ]
+        name = _channel_name(_label(doc, subject), results)
+        row = [f"**{name}**" if bold and subject == SUBJECT else name]
         for loop in loops:
             result = cells.get((workload, subject, loop))
             if result is None:
                 row += ["–", "", ""]
                 continue
-            if result["per_item"]:
-                row[0] = f"{label} (per item)"
             if not _ok(result):
                 row += ["error", "", ""]
                 continue
             row += _figure(result)
             mine = cells.get((workload, SUBJECT, loop))
-            if subject == SUBJECT or mine is None or not _ok(mine):
-                row.append("")
-            else:
-                row.append(f"{WORKLOADS[workload].gain(mine['median'], result['median']):.2f}x")
+            row.append("" if subject == SUBJECT else gain_text(_gains(workload, mine, result)))
         rows.append(row)
-    right = set(range(1, len(header)))
-    return _table(header, rows, right)
+    return header, rows
+
+
+def _workload_table(doc: dict[str, Any], workload: str) -> str:
+    header, rows = _workload_rows(doc, workload, bold=True)
+    return _table(header, rows, set(range(1, len(header))))
+
+
+#: How to read the report, after its summary line.
+READING = (
+    "How to read it.  The channels of each workload are measured in {repeat} rounds: "
+    "a round measures each of them once, in turns, so that a ratio between two of "
+    "them can be taken within each round, from two measurements made moments apart.  "
+    "Every ratio below (ringchan C's gain over a channel, a target's measured figure) "
+    "is the median of those per-round ratios, and its spread is their interquartile "
+    "range (IQR), the middle half of the rounds.  On a shared machine the absolute "
+    "figures vary from run to run; ratios taken side by side vary less, but not "
+    "always little.  A narrow spread, a few percent of the ratio, means the rounds "
+    "of this run agreed: the machine held steady through it.  A wide one means its "
+    "load changed under the run and hit the two channels unequally (most often "
+    "where threads need both cores), so the ratio is uncertain even within the run.  "
+    "Neither tells how another run will come out: the machine can be in another "
+    "state for the whole of a run (where its threads land, what its neighbours "
+    "do), and the workloads where threads need both cores move the most, so a "
+    "verdict close to its bound there can change from one run to the next however "
+    "narrow its spread.  A target is **unsettled** "
+    "when its spread is wider than {width} of its median and holds the bound, met "
+    "in some of the middle rounds and not in others, or when it had fewer than "
+    "{rounds} rounds: this run cannot tell whether it is met, so it gives no "
+    "verdict.  A wide spread wholly on one side of the bound leaves the verdict as "
+    "it is."
+)
+
+
+def _items_text(doc: dict[str, Any]) -> str:
+    """How many int items each measurement sent, for the Settings line."""
+    settings = doc["settings"]
+    if settings.get("duration") is None:
+        return f"{settings['items']:,} int items per measurement"
+    sized = [r for r in doc["results"] if r["unit"] != "s" and r.get("items")]
+    text = (
+        f"int items, as many per measurement as take about {settings['duration']:g} s "
+        f"(sized for each channel, workload and loop by runs before its rounds; at "
+        f"least {SIZING_CAPACITIES} times the capacity, so that a bounded channel is "
+        f"full for most of a measurement, and at most {settings['items']:,})"
+    )
+    if sized:
+        low = min(sized, key=lambda r: r["items"])
+        high = max(sized, key=lambda r: r["items"])
+        text += (
+            f": from {low['items']:,} ({low['label']}, {_cell_where(low)}) to "
+            f"{high['items']:,} ({high['label']}, {_cell_where(high)}), each cell's in "
+            "`results.json`"
+        )
+    return text
+
+
+def _cell_where(result: dict[str, Any]) -> str:
+    return result["workload"] + (f" on {result['loop']}" if result["loop"] else "")
 
 
 def _versions(doc: dict[str, Any], extra: dict[str, str]) -> str:
@@ -351,13 +493,23 @@ def markdown(
     machine = doc["machine"]
     settings = doc["settings"]
     missing = doc["missing"]
+    judged = outcomes(doc)
+    unbounded = list(
+        dict.fromkeys(r["label"] for r in doc["results"] if not r.get("bounded", True))
+    )
     lines = [
         "# ringchan benchmark report",
         "",
         "Regenerate with `bash scripts/dev bench` (installs `.[bench]` and runs the "
-        "command below).  Figures from a shared machine vary from run to run; the "
-        "ratios, measured side by side in one run with the channels taken in turns "
-        "within each repeat, are the stable part.",
+        "command below).",
+        "",
+        f"**{summary(judged)}.**",
+        "",
+        READING.format(
+            repeat=settings["repeat"],
+            width=f"{UNSETTLED_WIDTH:.0%}",
+            rounds=MIN_ROUNDS,
+        ),
         "",
         f"- Command: `{doc['command']}`",
         f"- Date: {doc['date']}",
@@ -365,10 +517,10 @@ def markdown(
         f"- Python: {machine['python']} ({machine['implementation']})",
         f"- Versions: {_versions(doc, extra_versions)}; asyncio.Queue, queue.Queue, "
         "deque and call_soon_threadsafe from the Python standard library",
-        f"- Settings: capacity {settings['capacity']}, {settings['items']:,} int items "
-        f"per measurement, batches of {settings['batch']}, {settings['samples']} "
-        f"latency samples; median of {settings['repeat']} runs (min–max); event loops: "
-        f"{', '.join(settings['loops'])}",
+        f"- Settings: capacity {settings['capacity']}, {_items_text(doc)}, batches of "
+        f"{settings['batch']}, {settings['samples']} latency samples; "
+        f"{settings['repeat']} rounds, each measuring every channel of a workload once, "
+        f"in turns; event loops: {', '.join(settings['loops'])}",
         "- Missing: "
         + (
             "; ".join(f"{name} ({why})" for name, why in missing.items())
@@ -381,27 +533,44 @@ def markdown(
         "",
         '"Measured" is how many times better ringchan C is (faster, or for latency '
         "sooner) for a ≥ bound, and how many times its cost per item (or its wait) "
-        "for a ≤ bound, from the medians below.  A feature's targets hold ringchan to "
+        "for a ≤ bound: the median of that ratio taken in each round, and in the "
+        '"spread" column the interquartile range of those per-round ratios and its '
+        f"width as a share of the median; wider than {UNSETTLED_WIDTH:.0%} and holding "
+        "the bound, the verdict is **unsettled**.  A feature's targets hold ringchan to "
         "itself: the feature against the hand-written code it replaces, on the same "
         "implementation, measured in the same rounds; an overhead in % is its extra "
         "cost per item.  So do the unbounded channel's: `unbounded_channel()` against "
         f"the bounded channel (capacity {settings['capacity']:,}) on the same workload, "
         "measured in the same rounds; and its memory, once a burst has drained "
-        "(see Heap).",
+        "(see Heap), a single measurement each.",
         "",
-        _table(["target", "loop", "measured", "target", "verdict"], target_rows(doc), {2, 3}),
+        _table(
+            ["target", "loop", "measured", "spread (IQR)", "target", "verdict"],
+            [
+                [o.text, o.loop, o.measured, o.spread_text(), o.bound, o.verdict_text()]
+                for o in judged
+            ],
+            {2, 3, 4},
+        ),
         "",
         "## Results",
         "",
         "Items per second (latency: median seconds from send to receipt), median and "
-        'min–max of the runs.  "C gain" is how many times faster ringchan C is than '
-        "that channel (latency: how many times sooner), on the same loop.  Channels "
+        'min–max of the rounds.  "C gain" is how many times faster ringchan C is than '
+        "that channel (latency: how many times sooner), on the same loop: the median "
+        "of the ratio taken in each round, and in brackets the interquartile range of "
+        "those per-round ratios.  Channels "
         "appear under the workloads they support: asyncio.Queue, aiochannel and anyio "
         "streams are not thread-safe, and queue.Queue cannot be awaited; the `pair` "
-        "and `latency` workloads also measure the floors the targets refer to.  A "
+        "and `latency` workloads also measure the floors the targets refer to.  "
+        "Every channel holds at most the capacity and makes its senders wait for room, "
+        "as ringchan's does, except those marked unbounded"
+        + (f" ({', '.join(unbounded)})" if unbounded else "")
+        + ", and ringchan's own `unbounded-` workloads.  A "
         'workload measured "in the rounds of" another is a feature of ringchan, taken '
-        "in turns with the hand-written code it replaces, or the unbounded channel, "
-        "taken in turns with the bounded one.",
+        "in turns with the hand-written code it replaces, the unbounded channel, "
+        "taken in turns with the bounded one, or the `pair` floor, taken in turns with "
+        "the same-loop workload it is the floor of.",
         "",
     ]
     for name, workload in WORKLOADS.items():
@@ -419,7 +588,11 @@ def markdown(
     lines += _heap_markdown(doc.get("heap"), doc.get("rss"))
     lines += scaling_report.markdown(doc.get("scaling"))
     lines += ["## Chart", ""]
-    lines.append(f"![items/s per workload]({chart_file})" if chart_file else chart_note)
+    lines.append(
+        f"![ringchan C, times faster than each channel, per workload]({chart_file})"
+        if chart_file
+        else chart_note
+    )
     lines.append("")
     errors = [r for r in doc["results"] if r["error"]]
     sweep_errors = [r for r in (doc.get("sweep") or {"results": []})["results"] if r["error"]]
@@ -523,8 +696,62 @@ def _heap_markdown(checks: list[dict[str, Any]] | None, rss: dict[str, Any] | No
     return lines
 
 
+@dataclass
+class _Row:
+    """A row of a chart panel: ringchan C's gain over one channel (on one
+    workload), per event loop, and the target's floor on it, if any."""
+
+    label: str
+    gains: dict[str | None, Spread]
+    floor: float | None = None
+    floor_text: str = ""
+
+
+def _panel_rows(doc: dict[str, Any], name: str) -> list[_Row]:
+    """The rows of workload *name*'s panel: each other channel measured on it,
+    then the targets that compare it with another workload (a floor, the
+    hand-written code a feature replaces, the bounded channel)."""
+    cells = _cells(doc)
+    rows: dict[tuple[str, str], _Row] = {}
+    for result in doc["results"]:
+        if result["workload"] != name or result["subject"] == SUBJECT:
+            continue
+        mine = cells.get((name, SUBJECT, result["loop"]))
+        gains = _gains(name, mine, result)
+        key = (result["subject"], name)
+        if key not in rows:
+            same = [r for r in doc["results"] if r["workload"] == name and r["subject"] == key[0]]
+            rows[key] = _Row(_channel_name(result["label"], same), {})
+        if gains is not None:
+            rows[key].gains[result["loop"]] = gains
+    for target in TARGETS:
+        if target.workload != name or target.subject != SUBJECT:
+            continue
+        key = (target.other, target.other_workload)
+        if key not in rows:
+            rows[key] = _Row(f"{_label(doc, target.other)}, {target.other_workload}", {})
+            for loop in _workload_loops(doc, name):
+                other_loop = loop if WORKLOADS[target.other_workload].uses_loop else None
+                gains = _gains(
+                    name,
+                    cells.get((name, SUBJECT, loop)),
+                    cells.get((target.other_workload, target.other, other_loop)),
+                )
+                if gains is not None:
+                    rows[key].gains[loop] = gains
+        row = rows[key]
+        row.floor = target.floor()
+        row.floor_text = (
+            f"target {target.bound()}" if target.at_least else f"target: cost {target.bound()}"
+        )
+    return [row for row in rows.values() if row.gains]
+
+
 def chart(doc: dict[str, Any], path: Path) -> None:
-    """Draw *doc* as horizontal bars, one panel per workload, into *path*.
+    """Draw *doc* into *path*: a panel per workload of ringchan C's gain over
+    each other channel, on linear axes, the interquartile range of the
+    per-round ratios as error bars and each target's floor as a reference
+    line; then the scaling and pipeline panels.
 
     Needs matplotlib (ImportError without it).
     """
@@ -532,99 +759,256 @@ def chart(doc: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
-    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     names = [name for name in WORKLOADS if any(r["workload"] == name for r in doc["results"])]
     extra = scaling_report.panel_count(doc.get("scaling"))
     columns = 2
-    rows = (len(names) + extra + columns - 1) // columns
-    figure, axes = plt.subplots(rows, columns, figsize=(13, 3.4 * rows), squeeze=False)
-    # The scaling panels follow the workloads'; what is left holds the legend.
-    scaling_report.draw(
-        doc.get("scaling"),
-        list(axes.flat)[len(names) : len(names) + extra],
-        lambda value: _tick(value, "items/s"),
+    panels = [(name, _panel_rows(doc, name)) for name in names]
+    # Each row of panels as tall as its fuller panel's bars need; the scaling
+    # panels and the legend get a fixed height.
+    needs = [
+        0.9 + 0.2 * sum(len(row.gains) for row in rows) + 0.1 * len(rows) for _, rows in panels
+    ]
+    needs += [3.6] * (extra + columns)
+    grid = (len(names) + extra + columns - 1) // columns
+    heights = [max(needs[i * columns : (i + 1) * columns]) for i in range(grid)]
+    figure, axes = plt.subplots(
+        grid,
+        columns,
+        figsize=(14, sum(heights) + 0.6),
+        squeeze=False,
+        gridspec_kw={"height_ratios": heights},
     )
+    scaling_report.draw(doc.get("scaling"), list(axes.flat)[len(names) : len(names) + extra])
     colours = {"asyncio": "#4c72b0", "uvloop": "#dd8452", None: "#55a868"}
-    for axis, name in zip(axes.flat, names, strict=False):
-        workload = WORKLOADS[name]
-        results = [r for r in doc["results"] if r["workload"] == name and _ok(r)]
-        subjects = list(dict.fromkeys(r["subject"] for r in results))
-        loops = list(dict.fromkeys(r["loop"] for r in results))
-        height = 0.8 / max(len(loops), 1)
-        scale = 1e6 if workload.unit == "s" else 1.0
-        for index, loop in enumerate(loops):
-            ys: list[float] = []
-            medians: list[float] = []
-            low: list[float] = []
-            high: list[float] = []
-            tops: list[float] = []
-            for y, subject in enumerate(subjects):
-                found = [r for r in results if r["subject"] == subject and r["loop"] == loop]
-                if not found:
-                    continue
-                result = found[0]
-                ys.append(y + (index - (len(loops) - 1) / 2) * height)
-                medians.append(result["median"] * scale)
-                low.append((result["median"] - result["min"]) * scale)
-                high.append((result["max"] - result["median"]) * scale)
-                tops.append(result["max"] * scale)
-            axis.barh(
-                ys,
-                medians,
-                height,
-                xerr=[low, high],
-                color=colours[loop],
-                error_kw={"elinewidth": 1, "capsize": 2},
-            )
-            # The median's label goes past the whisker, where it stays legible.
-            for at, value, top in zip(ys, medians, tops, strict=True):
-                axis.text(top, at, f"  {_tick(value, workload.unit)}", va="center", fontsize=7)
-        labels = []
-        for subject in subjects:
-            label = _label(doc, subject)
-            per_item = any(r["per_item"] for r in results if r["subject"] == subject)
-            labels.append(label + (" (per item)" if per_item else ""))
-        axis.set_yticks(range(len(subjects)), labels, fontsize=8)
-        for tick, subject in zip(axis.get_yticklabels(), subjects, strict=True):
-            if subject == SUBJECT:
-                tick.set_fontweight("bold")
-        axis.invert_yaxis()
-        if workload.unit == "s":
-            axis.set_xlabel("median latency, µs (shorter is better)", fontsize=8)
-        else:
-            # Rates span two orders of magnitude within one workload.
-            axis.set_xscale("log")
-            axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: si(value)))
-            axis.xaxis.set_minor_formatter(NullFormatter())
-            axis.set_xlabel("items/s, log scale", fontsize=8)
-        axis.set_title(name, fontsize=10, loc="left")
-        axis.tick_params(axis="x", labelsize=7)
-        axis.margins(x=0.25)
+    for axis, (name, rows) in zip(axes.flat, panels, strict=False):
+        _draw_panel(axis, name, rows, colours)
     spare = list(axes.flat)[len(names) + extra :]
     for axis in spare:
         axis.axis("off")
     loops = list(dict.fromkeys(r["loop"] for r in doc["results"]))
-    handles = [Patch(color=colours[loop], label=loop or "no event loop") for loop in loops]
+    handles: list[Any] = [
+        Patch(color=colours[loop], label=loop or "no event loop") for loop in loops
+    ]
+    handles += [
+        Patch(
+            facecolor="white",
+            edgecolor="black",
+            hatch="////",
+            label=f"spread (IQR) wider than {UNSETTLED_WIDTH:.0%} of the ratio",
+        ),
+        Line2D([], [], color=FLOOR_COLOUR, linestyle="--", label="a target's floor"),
+        Line2D([], [], color="grey", linewidth=0.8, label="1x: as fast"),
+    ]
     if spare:
-        spare[0].legend(handles=handles, loc="center", fontsize=10, title="event loop")
+        spare[0].legend(handles=handles, loc="center", fontsize=10, title="workload panels")
     else:
         figure.legend(handles=handles, loc="lower center", ncols=len(handles), fontsize=9)
     machine = doc["machine"]
     settings = doc["settings"]
     figure.suptitle(
-        f"ringchan and peers: median of {settings['repeat']} runs, bars min–max; "
+        f"ringchan C, times faster than each channel: median of the ratio in each of "
+        f"{settings['repeat']} rounds, error bars the middle half of the rounds; "
         f"capacity {settings['capacity']}; {machine['implementation']} "
         f"{machine['python']}, {machine['cpu']} × {machine['cpus']}",
         fontsize=11,
     )
     # Room at the top for the title, whatever the number of rows.
-    figure.tight_layout(rect=(0, 0, 1, 1 - 0.5 / (3.4 * rows)))
-    figure.savefig(path, dpi=100)
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.6 / (sum(heights) + 0.6)))
+    figure.savefig(path, dpi=90)
     plt.close(figure)
 
 
-def _tick(value: float, unit: str) -> str:
-    """A bar's label: items/s as 1.50M, a latency (drawn in µs) as 23.4µs."""
-    return f"{value:.3g}µs" if unit == "s" else si(value)
+#: The colour of the targets' floors in the chart.
+FLOOR_COLOUR = "#c44e52"
+
+
+def _draw_panel(axis: Any, name: str, rows: Sequence[_Row], colours: dict[Any, str]) -> None:
+    """One workload's panel: a bar per channel and event loop."""
+    loops = list(dict.fromkeys(loop for row in rows for loop in row.gains))
+    height = 0.8 / max(len(loops), 1)
+    limit = ratio_limit(
+        [gains.median for row in rows for gains in row.gains.values()],
+        [row.floor for row in rows if row.floor is not None],
+    )
+    for index, loop in enumerate(loops):
+        for y, row in enumerate(rows):
+            gains = row.gains.get(loop)
+            if gains is None:
+                continue
+            at = y + (index - (len(loops) - 1) / 2) * height
+            first, third = gains.quartiles
+            median = gains.median
+            cut = median > limit
+            shown = min(median, limit)
+            axis.barh(
+                at,
+                shown,
+                height,
+                color=colours[loop],
+                hatch="////" if gains.wide else None,
+                edgecolor="white" if gains.wide else None,
+            )
+            if not cut:
+                axis.errorbar(
+                    median,
+                    at,
+                    xerr=[[median - first], [min(third, limit) - median]],
+                    color="black",
+                    elinewidth=1,
+                    capsize=2,
+                )
+            if cut:
+                # Inside the cut bar's end, legible over any colour or hatch.
+                axis.text(
+                    limit,
+                    at,
+                    f"{median:.3g}x (bar cut) ",
+                    va="center",
+                    ha="right",
+                    fontsize=7,
+                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
+                )
+            else:
+                axis.text(min(third, limit), at, f" {median:.3g}x", va="center", fontsize=7)
+    for y, row in enumerate(rows):
+        if row.floor is None:
+            continue
+        axis.vlines(row.floor, y - 0.45, y + 0.45, colors=FLOOR_COLOUR, linestyles="--")
+        axis.text(
+            row.floor,
+            y - 0.45,
+            f" {row.floor_text}",
+            fontsize=6,
+            color=FLOOR_COLOUR,
+            va="top",
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.5},
+        )
+    axis.axvline(1, color="grey", linewidth=0.8)
+    axis.set_yticks(range(len(rows)), [row.label for row in rows], fontsize=8)
+    axis.set_ylim(len(rows) - 0.5, -0.6)
+    axis.set_xlim(0, limit * 1.2)
+    better = "sooner" if WORKLOADS[name].unit == "s" else "faster"
+    axis.set_xlabel(f"ringchan C, times {better} than each (higher is better)", fontsize=8)
+    axis.set_title(name, fontsize=10, loc="left")
+    axis.tick_params(axis="x", labelsize=7)
+
+
+def headline(doc: dict[str, Any]) -> str:
+    """README.md's headline figures, as Markdown: for each workload of
+    :data:`HEADLINE`, ringchan C against the fastest other channel measured
+    there, on the run's first event loop."""
+    cells = _cells(doc)
+    settings = doc["settings"]
+    first_loop = settings["loops"][0] if settings["loops"] else None
+    rows = []
+    for name in HEADLINE:
+        loop = first_loop if WORKLOADS[name].uses_loop else None
+        mine = cells.get((name, SUBJECT, loop))
+        best: tuple[dict[str, Any], Spread] | None = None
+        for result in doc["results"]:
+            if (result["workload"], result["loop"]) != (name, loop):
+                continue
+            if result["subject"] not in PEERS:
+                continue
+            gains = _gains(name, mine, result)
+            if gains is not None and (best is None or gains.median < best[1].median):
+                best = (result, gains)
+        if mine is None or best is None:
+            continue
+        peer, gains = best
+        first, third = gains.quartiles
+        ratio = f"{gains.median:.1f}x ({first:.1f}–{third:.1f})"
+        if gains.wide:
+            ratio += ", wide spread"
+        rows.append(
+            [
+                name + (f" ({loop})" if loop else ""),
+                f"{si(mine['median'])} items/s",
+                f"{_channel_name(peer['label'], [peer])}, {si(peer['median'])} items/s",
+                ratio,
+            ]
+        )
+    machine = doc["machine"]
+    return "\n".join(
+        [
+            f"ringchan C against the fastest other channel measured on each workload, "
+            f"{settings['capacity']:,}-item channels, on CPython {machine['python']}, "
+            f"{machine['cpus']} logical CPUs ({machine['cpu']}), {doc['date']}: the "
+            f"median of {settings['repeat']} rounds, and for the ratio, the median of "
+            "the ratio taken in each round, the middle half of the rounds in brackets.  "
+            f"From [the benchmark report]({REPORT_URL}), which has every channel, the "
+            f"targets and how to read the spread, and [its chart]({CHART_URL}); "
+            "`bash scripts/dev bench` writes this table too.",
+            "",
+            _table(
+                ["workload", "ringchan C", "fastest other channel", "ringchan C, times faster"],
+                rows,
+                {1, 3},
+            ),
+        ]
+    )
+
+
+def with_headline(readme: str, doc: dict[str, Any]) -> str:
+    """*readme* with the text between its headline markers replaced by
+    :func:`headline` of *doc*; ValueError if it lacks the markers."""
+    start = readme.find(HEADLINE_START)
+    end = readme.find(HEADLINE_END)
+    if start < 0 or end < start:
+        raise ValueError(f"no {HEADLINE_START} ... {HEADLINE_END} markers")
+    return readme[: start + len(HEADLINE_START)] + "\n" + headline(doc) + "\n" + readme[end:]
+
+
+def _text_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], right: Collection[int]
+) -> list[str]:
+    """*rows* under *header* as aligned plain text: columns in *right*
+    right-aligned, the last column left unpadded."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            cell.rjust(width) if i in right else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return [line(header), line(["-" * width for width in widths]), *map(line, rows)]
+
+
+def terminal(doc: dict[str, Any]) -> str:
+    """The summary compare.py prints: per workload a table of every channel's
+    figures and ringchan C's gains, the targets, and the summary line."""
+    settings = doc["settings"]
+    lines = [
+        f"Median of {settings['repeat']} rounds; C gain: the median of the per-round "
+        "ratios, the interquartile range in brackets.",
+        "",
+    ]
+    for name in WORKLOADS:
+        if not any(r["workload"] == name for r in doc["results"]):
+            continue
+        header, rows = _workload_rows(doc, name, bold=False)
+        header[0] = name
+        lines += _text_table(header, rows, set(range(1, len(header))))
+        lines.append("")
+    if doc.get("sweep"):
+        header, rows = sweep.rows(doc["sweep"])
+        header = [column.strip("`") for column in header]
+        loop = doc["sweep"]["loop"]
+        lines.append(f"capacity × batch size, ringchan C, thread → asyncio ({loop})")
+        lines += _text_table(header, rows, set(range(len(header))))
+        lines.append("")
+    judged = outcomes(doc)
+    lines += _text_table(
+        ["verdict", "measured", "spread (IQR)", "target", "loop", "what"],
+        [
+            [o.verdict_text(bold=False), o.measured, o.spread_text(), o.bound, o.loop, o.text]
+            for o in judged
+        ],
+        {1, 2, 3},
+    )
+    lines += ["", summary(judged)]
+    return "\n".join(lines)

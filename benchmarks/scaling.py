@@ -696,7 +696,7 @@ def add_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
         f"--{prefix}items",
         dest="scaling_items",
         type=int,
-        default=100_000,
+        default=50_000,
         metavar="N",
         help="items per scaling measurement (default: %(default)s)",
     )
@@ -711,10 +711,18 @@ def add_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
         f"--{prefix}repeat",
         dest="scaling_repeat",
         type=int,
-        default=3,
+        default=5,
         metavar="R",
         help="runs of each scaling and pipeline cell, channels and interpreters "
         "taken in turns" + ("; 0 skips them" if prefix else "") + " (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--quick-items",
+        type=int,
+        default=200_000,
+        metavar="N",
+        help="items per measurement of the workloads of python -m ringchan bench "
+        "under each --python (default: %(default)s)",
     )
     parser.add_argument(
         "--producers",
@@ -755,13 +763,6 @@ def _parser() -> argparse.ArgumentParser:
         "--quick",
         action="store_true",
         help="also run the workloads of python -m ringchan bench under each --python",
-    )
-    parser.add_argument(
-        "--quick-items",
-        type=int,
-        default=200_000,
-        metavar="N",
-        help="items per quick measurement (default: %(default)s)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print the results as JSON instead of a table"

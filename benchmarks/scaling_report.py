@@ -11,9 +11,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ringchan.bench.suite import si
+from outcome import Outcome, gain_text, judge, ratio_limit
 
-__all__ = ("TARGETS", "ScalingTarget", "draw", "markdown", "panel_count", "target_rows")
+from ringchan.bench.suite import Spread, si, spread
+
+__all__ = ("TARGETS", "ScalingTarget", "draw", "markdown", "outcomes", "panel_count")
 
 #: The quick workloads held to the C-vs-pure bound, as on the GIL build.
 PURE_WORKLOADS = (
@@ -45,10 +47,25 @@ def _find(doc: Result, interpreter: str, channel: str, **spec: Any) -> Result | 
     return None
 
 
-def _gain(mine: Result, other: Result) -> float:
-    if mine["unit"] == "s":
-        return float(other["median"] / mine["median"])
-    return float(mine["median"] / other["median"])
+def _ratio(unit: str) -> Callable[[float, float], float]:
+    """How many times better a figure is than another: faster, or for a
+    latency (*unit* "s") sooner."""
+    if unit == "s":
+        return lambda mine, other: other / mine
+    return lambda mine, other: mine / other
+
+
+def _gains(mine: Result | None, other: Result | None) -> Spread | None:
+    """C's gain over another cell of the same rounds, round by round; None
+    unless both were measured without error."""
+    if not _ok(mine) or not _ok(other):
+        return None
+    assert mine is not None and other is not None
+    return spread(mine["runs"], other["runs"], _ratio(mine["unit"]))
+
+
+def _show(value: float) -> str:
+    return f"{value:.2f}x"
 
 
 def _free_threaded(doc: Result) -> list[Result]:
@@ -112,30 +129,29 @@ TARGETS: list[ScalingTarget] = [
 PURE_BOUND = 5.0
 
 
-def _verdict(value: float, bound: float, note: str) -> str:
-    return ("**met**" if value >= bound else "**not met**") + note
+def _at_least(bound: float) -> Callable[[float], bool]:
+    return lambda value: value >= bound
 
 
 def _worst(
     doc: Result, interpreter: Result, results: Iterable[Result]
-) -> tuple[float, Result, int] | None:
-    """The smallest C gain over the pure twin among *results* (C's cells), with
-    that cell and how many cells were compared; None if none was measured."""
-    worst: tuple[float, Result] | None = None
+) -> tuple[Spread, Result, int] | None:
+    """The smallest C gain over the pure twin among *results* (C's cells), by
+    its median, with that cell and how many cells were compared; None if none
+    was measured."""
+    worst: tuple[Spread, Result] | None = None
     compared = 0
     for mine in results:
         spec = {
             key: mine[key]
             for key in ("kind", "workload", "producers", "consumer", "batched", "loop")
         }
-        other = _find(doc, interpreter["key"], "py", **spec)
-        if not _ok(mine) or not _ok(other):
+        gains = _gains(mine, _find(doc, interpreter["key"], "py", **spec))
+        if gains is None:
             continue
-        assert other is not None
         compared += 1
-        gain = _gain(mine, other)
-        if worst is None or gain < worst[0]:
-            worst = (gain, mine)
+        if worst is None or gains.median < worst[0].median:
+            worst = (gains, mine)
     return None if worst is None else (worst[0], worst[1], compared)
 
 
@@ -150,53 +166,50 @@ def cell_name(result: Result) -> str:
     return f"{result['workload']}{loop}"
 
 
-def target_rows(doc: Result | None) -> list[list[str]]:
-    """Rows for the targets table: what, loop, measured, bound, verdict."""
+def outcomes(doc: Result | None) -> list[Outcome]:
+    """The free-threading targets, judged: ringchan C against another channel
+    of the same rounds, on each free-threaded interpreter."""
     if not doc:
         return []
-    rows: list[list[str]] = []
+    found: list[Outcome] = []
     interpreters = _free_threaded(doc)
     if not interpreters:
         for target in TARGETS:
-            rows.append(
-                [
+            found.append(
+                judge(
                     f"free-threaded: {target.text}",
                     target.loop,
-                    "–",
                     f"≥ {target.at_least:g}x",
-                    "not measured (no free-threaded interpreter in this run)",
-                ]
+                    None,
+                    _at_least(target.at_least),
+                    _show,
+                    " (no free-threaded interpreter in this run)",
+                )
             )
-        return rows
+        return found
     for interpreter in interpreters:
         name = interpreter["label"]
+        gil = _gil_note(interpreter, C)
         for target in TARGETS:
             spec = dict(target.spec)
             mine = _find(doc, interpreter["key"], C, **spec)
             other = _find(doc, interpreter["key"], target.other, **spec)
-            text = f"{name}: {target.text}"
-            if not _ok(mine) or not _ok(other):
+            gains = _gains(mine, other)
+            if gains is None:
                 missing = "ringchan C" if not _ok(mine) else target.other
-                rows.append(
-                    [
-                        text,
-                        target.loop,
-                        "–",
-                        f"≥ {target.at_least:g}x",
-                        f"not measured ({missing} missing or failed)",
-                    ]
-                )
-                continue
-            assert mine is not None and other is not None
-            value = _gain(mine, other)
-            rows.append(
-                [
-                    text,
+                note = f" ({missing} missing or failed)"
+            else:
+                note = gil
+            found.append(
+                judge(
+                    f"{name}: {target.text}",
                     target.loop,
-                    f"{value:.2f}x",
                     f"≥ {target.at_least:g}x",
-                    _verdict(value, target.at_least, _gil_note(interpreter, C)),
-                ]
+                    gains,
+                    _at_least(target.at_least),
+                    _show,
+                    note,
+                )
             )
         groups = [
             (
@@ -226,19 +239,23 @@ def target_rows(doc: Result | None) -> list[list[str]]:
             text = f"{name}: {what}, ringchan C vs the pure-Python twin (the smallest gain)"
             worst = _worst(doc, interpreter, results)
             if worst is None:
-                rows.append([text, "–", "–", f"≥ {PURE_BOUND:g}x", "not measured"])
+                found.append(
+                    judge(text, "–", f"≥ {PURE_BOUND:g}x", None, _at_least(PURE_BOUND), _show)
+                )
                 continue
-            value, cell, compared = worst
-            rows.append(
-                [
-                    text,
+            gains, cell, compared = worst
+            found.append(
+                judge(
+                    f"{text}: {cell_name(cell)}, of {compared} compared",
                     "–",
-                    f"{value:.2f}x ({cell_name(cell)}; {compared} compared)",
                     f"≥ {PURE_BOUND:g}x",
-                    _verdict(value, PURE_BOUND, _gil_note(interpreter, C)),
-                ]
+                    gains,
+                    _at_least(PURE_BOUND),
+                    _show,
+                    gil,
+                )
             )
-    return rows
+    return found
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Iterable[int]) -> str:
@@ -327,9 +344,8 @@ def _pipeline_table(doc: Result) -> str:
         serial = _find(doc, key, "serial", kind="pipeline")
         for result in [r for r in pipeline if r["interpreter"] == key]:
             ratio = ""
-            if result["channel"] != "serial" and _ok(result) and _ok(serial):
-                assert serial is not None
-                ratio = f"{_gain(result, serial):.2f}x"
+            if result["channel"] != "serial":
+                ratio = gain_text(_gains(result, serial))
             label = result["label"]
             span = f"{si(result['min'])}–{si(result['max'])}" if _ok(result) else ""
             rows.append(
@@ -343,7 +359,9 @@ def _pipeline_table(doc: Result) -> str:
                 ]
             )
     return _table(
-        ["channel", "interpreter", "GIL", "items/s", "min–max", "vs serial"], rows, {3, 4, 5}
+        ["channel", "interpreter", "GIL", "items/s", "min–max", "vs serial (IQR)"],
+        rows,
+        {3, 4, 5},
     )
 
 
@@ -364,7 +382,7 @@ def _quick_table(doc: Result, interpreter: Result) -> str | None:
         "min–max",
         f"ringchan pure, GIL {workers['rest']['gil_text']}",
         "min–max",
-        "C gain",
+        "C gain (IQR)",
     ]
     rows = []
     for result in mine:
@@ -380,7 +398,7 @@ def _quick_table(doc: Result, interpreter: Result) -> str | None:
                 row += [si(cell["median"], unit), span]
             else:
                 row += ["error" if cell else "–", ""]
-        row.append(f"{_gain(result, other):.2f}x" if other is not None and _ok(other) else "")
+        row.append(gain_text(_gains(result, other)))
         rows.append(row)
     return _table(header, rows, range(2, len(header)))
 
@@ -441,7 +459,9 @@ def markdown(doc: Result | None) -> list[str]:
         "and sums what it receives; any difference is an error, not a figure.  "
         "queue.Queue and aiologic put and get item by item (per item); queue.Queue "
         "cannot be awaited.  Items/s, median (min–max) of "
-        f"{settings['repeat']} runs, channels and interpreters taken in turns." + other_counts,
+        f"{settings['repeat']} rounds, channels and interpreters taken in turns in each; "
+        "a ratio (the free-threading targets) is the median of the ratio taken in each "
+        "round, its spread their interquartile range." + other_counts,
         "",
         "Each interpreter runs its figures in worker processes of its own: ringchan C in "
         "one, the same with `PYTHON_GIL=1` in another (free-threaded build only), every "
@@ -464,7 +484,9 @@ def markdown(doc: Result | None) -> list[str]:
             "through aiosqlite (`executemany`, then one commit).  Serial: the same parsing "
             "and `executemany` of the same batches with sqlite3, in one thread, no channel.  "
             "Every run ends by checking the rows' count and the sum of their ids.  \"vs "
-            'serial" is how many times faster than the serial run on the same interpreter.',
+            'serial" is how many times faster than the serial run on the same interpreter: '
+            "the median of the ratio taken in each round, their interquartile range in "
+            "brackets.",
             "",
             _pipeline_table(doc),
             "",
@@ -478,8 +500,9 @@ def markdown(doc: Result | None) -> list[str]:
             "",
             f"{settings['quick_items']:,} items per measurement (latency: median of the "
             "samples), median (min–max) of "
-            f"{settings['repeat']} runs; C and pure taken in turns, each in its own "
-            "process (see Scaling).",
+            f"{settings['repeat']} rounds; C and pure taken in turns, each in its own "
+            'process (see Scaling); "C gain", the median of the ratio taken in each '
+            "round, their interquartile range in brackets.",
             "",
             table,
             "",
@@ -506,58 +529,119 @@ def panel_count(doc: Result | None) -> int:
     return len(_PANELS) + _has_pipeline(doc) + 1
 
 
-def draw(doc: Result | None, axes: Sequence[Any], tick: Callable[[float], str]) -> None:
-    """Draw the scaling panels and the pipeline's on *axes*, :func:`panel_count` of them."""
+def _floors(doc: Result, consumer: str, batched: bool) -> list[tuple[str, str, int, float]]:
+    """The free-threading targets on a scaling panel: (interpreter key,
+    channel, producers, bound) of each."""
+    found = []
+    for interpreter in _free_threaded(doc):
+        for target in TARGETS:
+            spec = dict(target.spec)
+            if spec.get("kind") != "scaling" or (spec["consumer"], spec["batched"]) != (
+                consumer,
+                batched,
+            ):
+                continue
+            found.append((interpreter["key"], target.other, spec["producers"], target.at_least))
+    return found
+
+
+def draw(doc: Result | None, axes: Sequence[Any]) -> None:
+    """Draw the scaling panels and the pipeline's on *axes*, :func:`panel_count`
+    of them: ringchan C's gain over each other channel on the same interpreter,
+    on linear axes, the interquartile range of the per-round ratios as error
+    bars and the free-threading targets' floors as reference lines."""
     if not doc:
         return
     from matplotlib.lines import Line2D
-    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     interpreters = _labels(doc)
     styles: list[Any] = ["-", "--", ":", "-."]
-    channels = _channels(r for r in doc["results"] if r["kind"] == "scaling")
-    colours = {key: f"C{index}" for index, (key, _) in enumerate(channels)}
+    channels = [
+        (key, label)
+        for key, label in _channels(r for r in doc["results"] if r["kind"] == "scaling")
+        if key != C
+    ]
+    colours = {key: f"C{index + 1}" for index, (key, _) in enumerate(channels)}
     counts = doc["settings"]["producers"]
     axis_iter = iter(axes)
     for consumer, batched in _PANELS:
         axis = next(axis_iter)
+        lines: list[tuple[str, str, list[int], list[Spread]]] = []
+        for key in interpreters:
+            for channel, _ in channels:
+                points = []
+                for count in counts:
+                    spec = {
+                        "kind": "scaling",
+                        "producers": count,
+                        "consumer": consumer,
+                        "batched": batched,
+                    }
+                    gains = _gains(_find(doc, key, C, **spec), _find(doc, key, channel, **spec))
+                    if gains is not None:
+                        points.append((count, gains))
+                if points:
+                    lines.append((key, channel, [n for n, _ in points], [g for _, g in points]))
+        floors = _floors(doc, consumer, batched)
+        limit = ratio_limit(
+            [g.median for *_, spreads in lines for g in spreads], [f[3] for f in floors]
+        )
         # Four line styles: a fifth interpreter would go undrawn.
-        for style, (key, interpreter) in zip(styles, interpreters.items(), strict=False):
-            for channel, label in channels:
-                found = {
-                    r["producers"]: r
-                    for r in doc["results"]
-                    if r["kind"] == "scaling"
-                    and r["consumer"] == consumer
-                    and r["batched"] == batched
-                    and r["channel"] == channel
-                    and r["interpreter"] == key
-                    and _ok(r)
-                }
-                xs = [n for n in counts if n in found]
-                if not xs:
-                    continue
-                medians = [found[n]["median"] for n in xs]
-                low = [found[n]["median"] - found[n]["min"] for n in xs]
-                high = [found[n]["max"] - found[n]["median"] for n in xs]
-                axis.errorbar(
-                    xs,
-                    medians,
-                    yerr=[low, high],
-                    color=colours[channel],
-                    linestyle=style,
-                    marker="o",
-                    markersize=3,
-                    capsize=2,
-                    linewidth=1.5 if channel == C else 1,
-                    label=f"{label}, {interpreter['label']}",
-                )
-        axis.set_yscale("log")
-        axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: tick(value)))
-        axis.yaxis.set_minor_formatter(NullFormatter())
+        style_of = dict(zip(interpreters, styles, strict=False))
+        # How many labels of points off the axis each producer count has, so
+        # that the next goes below them.
+        cut: dict[int, int] = {}
+        for key, channel, xs, spreads in lines:
+            if key not in style_of:
+                continue
+            medians = [min(g.median, limit) for g in spreads]
+            low = [m - min(g.quartiles[0], limit) for m, g in zip(medians, spreads, strict=True)]
+            high = [min(g.quartiles[1], limit) - m for m, g in zip(medians, spreads, strict=True)]
+            axis.errorbar(
+                xs,
+                medians,
+                yerr=[low, high],
+                color=colours[channel],
+                linestyle=style_of[key],
+                marker="o",
+                markersize=3,
+                capsize=2,
+                linewidth=1,
+            )
+            for x, gains in zip(xs, spreads, strict=True):
+                if gains.median > limit:
+                    # Off the axis: the point sits at its edge, with its value
+                    # in its line's colour.
+                    axis.annotate(
+                        f"{gains.median:.0f}x",
+                        (x, limit),
+                        xytext=(4, -7 * cut.get(x, 0) - 2),
+                        textcoords="offset points",
+                        fontsize=6,
+                        color=colours[channel],
+                        va="top",
+                    )
+                    cut[x] = cut.get(x, 0) + 1
+        for key, channel, producers, bound in floors:
+            axis.hlines(
+                bound,
+                producers - 0.3,
+                producers + 0.3,
+                colors=colours.get(channel, "black"),
+                linestyles="--",
+            )
+            axis.text(
+                producers + 0.3,
+                bound,
+                f" target ≥ {bound:g}x ({interpreters[key]['label']})",
+                fontsize=6,
+                va="center",
+            )
+        axis.axhline(1, color="grey", linewidth=0.8)
+        axis.set_ylim(0, limit * 1.05)
         axis.set_xticks(counts)
         axis.set_xlabel("producer threads", fontsize=8)
-        axis.set_ylabel("items/s, log scale", fontsize=8)
+        axis.set_ylabel("ringchan C, times faster\n(higher is better)", fontsize=8)
         sends = "blocking_send_many" if batched else "blocking_send"
         who = "a thread" if consumer == "thread" else "an asyncio task"
         axis.set_title(f"scaling: {sends} → {who}, {doc['cpus']} CPUs", fontsize=10, loc="left")
@@ -565,28 +649,45 @@ def draw(doc: Result | None, axes: Sequence[Any], tick: Callable[[float], str]) 
         axis.grid(True, which="major", linewidth=0.3)
     if _has_pipeline(doc):
         axis = next(axis_iter)
-        pipeline = [r for r in doc["results"] if r["kind"] == "pipeline" and _ok(r)]
-        labels = [f"{r['label']}, {interpreters[r['interpreter']]['label']}" for r in pipeline]
-        ys = range(len(pipeline))
-        axis.barh(
-            ys,
-            [r["median"] for r in pipeline],
-            xerr=[
-                [r["median"] - r["min"] for r in pipeline],
-                [r["max"] - r["median"] for r in pipeline],
-            ],
-            color=[colours.get(r["channel"], "#999999") for r in pipeline],
-            error_kw={"elinewidth": 1, "capsize": 2},
-        )
-        for y, result in zip(ys, pipeline, strict=True):
-            axis.text(result["max"], y, f"  {tick(result['median'])}", va="center", fontsize=7)
-        axis.set_yticks(list(ys), labels, fontsize=7)
-        axis.invert_yaxis()
-        axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: tick(value)))
-        axis.set_xlabel("items/s (lines parsed and stored)", fontsize=8)
+        bars = []
+        for key, interpreter in interpreters.items():
+            serial = _find(doc, key, "serial", kind="pipeline")
+            for result in doc["results"]:
+                if result["kind"] != "pipeline" or result["interpreter"] != key:
+                    continue
+                if result["channel"] == "serial":
+                    continue
+                gains = _gains(result, serial)
+                if gains is not None:
+                    floor = None
+                    if interpreter["free_threaded"] and result["channel"] == C:
+                        floor = next(t.at_least for t in TARGETS if t.other == "serial")
+                    bars.append((f"{result['label']}, {interpreter['label']}", gains, floor))
+        limit = ratio_limit([g.median for _, g, _ in bars], [f for *_, f in bars if f])
+        for y, (_, gains, floor) in enumerate(bars):
+            first, third = gains.quartiles
+            axis.barh(y, gains.median, 0.6, color="#4c72b0")
+            axis.errorbar(
+                gains.median,
+                y,
+                xerr=[[gains.median - first], [third - gains.median]],
+                color="black",
+                elinewidth=1,
+                capsize=2,
+            )
+            axis.text(third, y, f" {gains.median:.2f}x", va="center", fontsize=7)
+            if floor is not None:
+                axis.vlines(floor, y - 0.4, y + 0.4, colors="#c44e52", linestyles="--")
+                axis.text(
+                    floor, y - 0.4, f" target ≥ {floor:g}x", fontsize=6, color="#c44e52", va="top"
+                )
+        axis.axvline(1, color="grey", linewidth=0.8)
+        axis.set_yticks(range(len(bars)), [label for label, *_ in bars], fontsize=7)
+        axis.set_ylim(len(bars) - 0.5, -0.6)
+        axis.set_xlim(0, limit * 1.2)
+        axis.set_xlabel("times faster than serial, same interpreter (higher is better)", fontsize=8)
         axis.set_title("pipeline: JSON lines → threads → asyncio → SQLite", fontsize=10, loc="left")
         axis.tick_params(axis="x", labelsize=7)
-        axis.margins(x=0.25)
     # One legend for every scaling panel: a colour per channel, a line style
     # per interpreter.
     axis = next(axis_iter)
@@ -602,5 +703,5 @@ def draw(doc: Result | None, axes: Sequence[Any], tick: Callable[[float], str]) 
         handles=handles,
         loc="center",
         fontsize=9,
-        title="scaling: channel (colour), interpreter (line)",
+        title="scaling: ringchan C against (colour), on (line)",
     )

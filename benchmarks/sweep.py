@@ -27,7 +27,7 @@ from ringchan.bench.workloads import (
     _threads_to_loop,
 )
 
-__all__ = ("CAPACITIES", "CONSUMERS", "SIZES", "markdown", "run", "workload")
+__all__ = ("CAPACITIES", "CONSUMERS", "SIZES", "markdown", "rows", "run", "table", "workload")
 
 #: The channel capacities measured: a few items, a few hundred, thousands.
 CAPACITIES = (16, 256, 4096)
@@ -107,13 +107,13 @@ def run(
     }
 
 
-def table(doc: dict[str, Any]) -> str:
-    """The medians as a Markdown table: a row per capacity, a column per
+def rows(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The medians as a header and rows: a row per capacity, a column per
     consumer and size."""
     found = {(r["consumer"], r["capacity"], r["size"]): r for r in doc["results"]}
     columns = [(consumer, size) for consumer in doc["consumers"] for size in doc["sizes"]]
     header = ["capacity", *(f"`{_call(consumer, size)}`" for consumer, size in columns)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---:"] * len(header)) + "|"]
+    lines = []
     for capacity in doc["capacities"]:
         row = [f"{capacity:,}"]
         for consumer, size in columns:
@@ -124,8 +124,16 @@ def table(doc: dict[str, Any]) -> str:
                 row.append("error")
             else:
                 row.append(si(result["median"]))
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
+        lines.append(row)
+    return header, lines
+
+
+def table(doc: dict[str, Any]) -> str:
+    """The medians as a Markdown table (see :func:`rows`)."""
+    header, lines = rows(doc)
+    text = ["| " + " | ".join(header) + " |", "|" + "|".join(["---:"] * len(header)) + "|"]
+    text += ["| " + " | ".join(row) + " |" for row in lines]
+    return "\n".join(text)
 
 
 def markdown(doc: dict[str, Any] | None) -> list[str]:

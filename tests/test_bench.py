@@ -5,9 +5,13 @@ subprocesses, as users run them; their output's structure is checked, never
 a speed.  In-process runs check that a measurement which lost an item, or
 whose worker hangs or fails, is reported as an error and not as a figure,
 that a feature is measured in the rounds of the code it replaces (and the
-unbounded channel, on a channel of its own, in those of the bounded one), and
+unbounded channel, on a channel of its own, in those of the bounded one),
 that each cell of the capacity × batch size sweep gets its own capacity and
-size.
+size, that sizing gives each cell its items, and that aiologic's queues move
+every item.  On synthetic results: how the report takes each ratio round by
+round, when a verdict is unsettled, the summary line, the terminal tables
+and the chart's panels; and that README's headline table is what the
+committed results render.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import importlib.util
 import io
 import json
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -29,7 +34,17 @@ import pytest
 
 import ringchan._channel_py as _channel_py
 from ringchan.bench.subjects import RingchanPipe, Subject
-from ringchan.bench.suite import Progress, Suite, measure
+from ringchan.bench.suite import (
+    MIN_ROUNDS,
+    SIZING_CAPACITIES,
+    SIZING_START,
+    UNSETTLED_WIDTH,
+    Progress,
+    Spread,
+    Suite,
+    measure,
+    spread,
+)
 from ringchan.bench.workloads import WORKLOADS, BenchError, Settings, loop_factory
 
 NO_EXTENSIONS = bool(os.environ.get("RINGCHAN_NO_EXTENSIONS"))
@@ -147,6 +162,9 @@ def test_bench_measures_only_the_workloads_named():
 @pytest.mark.skipif(NO_EXTENSIONS, reason="the comparison always measures the C channel")
 def test_compare_writes_the_report(tmp_path):
     heap = _benchmark_module("heap")
+    report_module = _benchmark_module("report")
+    readme_path = BENCHMARKS.parent / "README.md"
+    readme = readme_path.read_bytes() if readme_path.is_file() else None
     proc = _run(
         [
             str(COMPARE),
@@ -164,6 +182,16 @@ def test_compare_writes_the_report(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    # The terminal gets aligned tables and the summary line, not Markdown; only a
+    # run into the committed results rewrites README's headline.
+    assert proc.stdout.splitlines()[-2] == report_module.summary(report_module.outcomes(doc))
+    assert not any(line.startswith("|") for line in proc.stdout.splitlines())
+    assert (readme_path.read_bytes() if readme_path.is_file() else None) == readme
+    # Each measurement was sized to the duration (0.05 s by default): at least
+    # twenty times the capacity of 1024, but never more than --items.
+    sized = [r["items"] for r in doc["results"] if r["unit"] != "s"]
+    assert doc["settings"]["duration"] == 0.05
+    assert sized and all(items == 2000 for items in sized), sized
     # The bounded channel's checks, then an unbounded one's bursts.
     assert [(c["check"], c["unbounded"]) for c in doc["heap"]] == [
         ("same-loop", False),
@@ -214,13 +242,15 @@ def test_compare_writes_the_report(tmp_path):
     assert "## Scaling\n" in report
     assert ("## Pipeline\n" in report) == HAS_AIOSQLITE
     assert all(r["error"] is None for r in doc["scaling"]["results"])
-    for key, label in [
-        ("janus", "janus"),
-        ("culsans", "culsans"),
-        ("aiochannel", "aiochannel"),
-        ("anyio", "anyio streams"),
+    for key, module, label in [
+        ("janus", "janus", "janus"),
+        ("culsans", "culsans", "culsans"),
+        ("aiochannel", "aiochannel", "aiochannel"),
+        ("anyio", "anyio", "anyio streams"),
+        ("aiologic-queue", "aiologic", "aiologic.Queue"),
+        ("aiologic-simple", "aiologic", "aiologic.SimpleQueue"),
     ]:
-        if importlib.util.find_spec(key) is not None:
+        if importlib.util.find_spec(module) is not None:
             assert key in subjects
             assert label not in doc["missing"]
         else:
@@ -228,6 +258,10 @@ def test_compare_writes_the_report(tmp_path):
             assert key not in subjects
             assert doc["missing"][label] == "not installed; pip install .[bench]"
             assert f"{label} (not installed; pip install .[bench])" in report
+    if HAS_AIOLOGIC:
+        assert "| aiologic.SimpleQueue (unbounded) |" in report
+        assert "| aiologic.Queue |" in report
+        assert f"aiologic {doc['versions']['aiologic']}" in report  # the Versions line
     chart = tmp_path / "chart.png"
     if importlib.util.find_spec("matplotlib") is not None:
         assert chart.read_bytes().startswith(b"\x89PNG")
@@ -579,3 +613,367 @@ def test_the_pipeline_database_is_checked():
     for row in [(3, 3), (4, 7), None]:
         with pytest.raises(BenchError, match="the database holds"):
             stored(row, 4)
+
+
+# --------------------------------------------------------------------------
+# Rounds, spreads and verdicts, on synthetic results: what the report says of
+# given runs, never a speed.
+
+
+def test_a_ratio_is_taken_round_by_round():
+    gains = spread([10.0, 20.0, 30.0, 40.0, 50.0], [5.0, 5.0, 10.0, 10.0, 25.0], _divide)
+    assert gains is not None
+    assert gains.values == (2.0, 4.0, 3.0, 4.0, 2.0)
+    assert gains.median == 3.0
+    # Not the ratio of the medians, 30 / 10.
+    assert gains.quartiles == (2.0, 4.0)
+    assert gains.width == pytest.approx(2 / 3)
+    assert gains.wide
+    assert gains.map(lambda gain: 1 / gain).values == (0.5, 0.25, 1 / 3, 0.25, 0.5)
+    # A cell that failed in round 3 is compared on the rounds both have.
+    assert spread([10.0, 20.0, 30.0], [5.0, 5.0], _divide).values == (2.0, 4.0)  # type: ignore[union-attr]
+    assert spread([10.0], [], _divide) is None
+
+
+def test_a_spread_is_wide_when_its_rounds_disagree_or_are_too_few():
+    steady = Spread((6.3, 6.5, 6.4, 6.6, 6.2, 6.5, 6.4))
+    assert steady.width < UNSETTLED_WIDTH and not steady.wide
+    # The same values, but for one round a neighbour disturbed: the
+    # interquartile range ignores it, as a min-max would not.
+    assert not Spread((6.3, 6.5, 6.4, 6.6, 6.2, 6.5, 19.0)).wide
+    assert Spread((4.0, 6.5, 9.0, 5.0, 8.0)).wide
+    assert Spread((6.4, 6.5)).wide  # fewer than MIN_ROUNDS rounds
+    assert MIN_ROUNDS == 3
+
+
+def test_a_verdict_is_unsettled_only_where_the_spread_could_reverse_it():
+    outcome = _benchmark_module("outcome")
+
+    def at_least_6(value: float) -> bool:
+        return value >= 6
+
+    # Wide, and the bound inside the middle half of the rounds.
+    assert outcome.unsettled(Spread((4.0, 6.5, 9.0, 5.0, 8.0)), at_least_6)
+    # As wide, but every middle round above the bound: met whatever the round.
+    assert not outcome.unsettled(Spread((8.0, 10.5, 13.0, 9.0, 12.0)), at_least_6)
+    # Narrow, the bound inside: the median decides.
+    assert not outcome.unsettled(Spread((5.9, 6.0, 6.1, 6.0, 6.05)), at_least_6)
+    # Too few rounds to know.
+    assert outcome.unsettled(Spread((10.0, 10.0)), at_least_6)
+
+
+def _divide(mine: float, other: float) -> float:
+    return mine / other
+
+
+def _result(workload: str, subject: str, label: str, loop: Any, runs: list[float]) -> dict:
+    return {
+        "workload": workload,
+        "subject": subject,
+        "label": label,
+        "loop": loop,
+        "unit": WORKLOADS[workload].unit,
+        "items": 1000,
+        "bounded": subject != "aiologic-simple",
+        "per_item": False,
+        "runs": runs,
+        "median": statistics.median(runs),
+        "min": min(runs),
+        "max": max(runs),
+        "error": None,
+    }
+
+
+def _synthetic(results: list[dict]) -> dict:
+    """A results document as compare.py writes it, around *results*."""
+    return {
+        "command": "python benchmarks/compare.py",
+        "machine": {
+            "python": "3.11.7",
+            "implementation": "CPython",
+            "platform": "Linux",
+            "cpu": "a CPU",
+            "cpus": 2,
+        },
+        "settings": {
+            "items": 1000,
+            "capacity": 1024,
+            "batch": 256,
+            "samples": 10,
+            "timeout": 10.0,
+            "duration": None,
+            "repeat": 5,
+            "loops": ["asyncio", "uvloop"],
+        },
+        "versions": {"ringchan": "0.1.0"},
+        "results": results,
+        "missing": {},
+        "date": "2026-01-01 00:00 UTC",
+    }
+
+
+#: ringchan C's same-loop runs, five rounds on each loop.
+C_RUNS = [10e6, 10e6, 5e6, 10e6, 10e6]
+
+
+def _same_loop(asyncio_runs: list[float], uvloop_runs: list[float]) -> dict:
+    """Same-loop results of ringchan C and asyncio.Queue, and a thread-to-thread
+    pair for one target with neither loop."""
+    return _synthetic(
+        [
+            _result("same-loop", "c", "ringchan C", "asyncio", C_RUNS),
+            _result("same-loop", "asyncio-queue", "asyncio.Queue", "asyncio", asyncio_runs),
+            _result("same-loop", "c", "ringchan C", "uvloop", C_RUNS),
+            _result("same-loop", "asyncio-queue", "asyncio.Queue", "uvloop", uvloop_runs),
+            _result("same-loop", "aiologic-simple", "aiologic.SimpleQueue", "asyncio", C_RUNS),
+        ]
+    )
+
+
+def test_a_target_is_judged_on_its_per_round_ratios():
+    report = _benchmark_module("report")
+    outcome = _benchmark_module("outcome")
+    # asyncio: 8x in every round, though C was slow in round 3 (as was the
+    # peer, the same moment): met.  uvloop: the peer's runs wander, the
+    # per-round ratio from 5x to 10x, its middle half from 5x to 7.69x around
+    # the bound of 6x: unsettled.
+    doc = _same_loop([1.25e6, 1.25e6, 0.625e6, 1.25e6, 1.25e6], [1e6, 2e6, 1e6, 1.6e6, 1.3e6])
+    judged = [o for o in report.outcomes(doc) if o.text.startswith("same loop")]
+    assert [(o.loop, o.verdict, o.measured) for o in judged] == [
+        ("asyncio", outcome.MET, "8.00x"),
+        ("uvloop", outcome.UNSETTLED, "6.25x"),
+    ]
+    assert judged[0].spread_text() == "8.00x–8.00x (0%)"
+    assert judged[1].spread_text() == "5.00x–7.69x (43%)"
+    assert judged[1].verdict_text() == "**unsettled** (spread 43%)"
+    # A steady ratio under the bound is not met; one as wide as uvloop's but
+    # wholly above the bound is met.
+    doc = _same_loop([2e6, 2e6, 1e6, 2e6, 2e6], [1e6, 0.5e6, 0.5e6, 0.8e6, 0.65e6])
+    judged = [o for o in report.outcomes(doc) if o.text.startswith("same loop")]
+    assert [(o.verdict, o.measured, o.spread) for o in judged] == [
+        (outcome.NOT_MET, "5.00x", "5.00x–5.00x"),
+        (outcome.MET, "12.50x", "10.00x–15.38x"),
+    ]
+
+
+def test_the_summary_line_counts_every_verdict():
+    outcome = _benchmark_module("outcome")
+    judged = [
+        outcome.Outcome("a", "–", "≥ 1x", outcome.MET),
+        outcome.Outcome("b", "–", "≥ 1x", outcome.MET),
+        outcome.Outcome("c", "–", "≥ 1x", outcome.NOT_MET),
+        outcome.Outcome("d", "–", "≥ 1x", outcome.UNSETTLED),
+        outcome.Outcome("e", "–", "≥ 1x", outcome.NOT_MEASURED),
+    ]
+    assert outcome.summary(judged) == (
+        "2 of 5 targets met, 1 not met, 1 unsettled (spread too wide to tell), 1 not measured"
+    )
+    assert outcome.summary(judged[:3]) == "2 of 3 targets met, 1 not met"
+
+
+def test_the_report_opens_with_the_summary_line_and_says_what_the_spread_means():
+    report = _benchmark_module("report")
+    outcome = _benchmark_module("outcome")
+    doc = _same_loop([1.25e6, 1.25e6, 0.625e6, 1.25e6, 1.25e6], [1e6, 2e6, 1e6, 1.6e6, 1.3e6])
+    text = report.markdown(doc, None, "No chart.", {})
+    head = text.split("## Targets")[0]
+    line = outcome.summary(report.outcomes(doc))
+    # Met on asyncio, unsettled on uvloop; the pure twin's targets on the same
+    # workload lack the pure twin.
+    assert (
+        line
+        == "1 of 4 targets met, 0 not met, 1 unsettled (spread too wide to tell), 2 not measured"
+    )
+    assert f"**{line}.**" in head.splitlines()[:6]
+    assert "the stable part" not in text
+    assert "interquartile range" in head and "**unsettled**" in head
+    # The target's row carries its spread and verdict; the unbounded peer is named so.
+    assert "| 6.25x | 5.00x–7.69x (43%) | ≥ 6x | **unsettled** (spread 43%) |" in text
+    assert "| **not measured** (ringchan pure missing or failed) |" in text
+    assert "| aiologic.SimpleQueue (unbounded) | 10.0M |" in text
+
+
+def test_the_terminal_summary_is_an_aligned_table_with_the_summary_line():
+    report = _benchmark_module("report")
+    outcome = _benchmark_module("outcome")
+    doc = _same_loop([1.25e6, 1.25e6, 0.625e6, 1.25e6, 1.25e6], [1e6, 2e6, 1e6, 1.6e6, 1.3e6])
+    lines = report.terminal(doc).splitlines()
+    assert lines[-1] == outcome.summary(report.outcomes(doc))
+    assert not any(line.startswith("|") for line in lines)  # not Markdown
+    block = lines[lines.index(next(line for line in lines if line.startswith("same-loop "))) :]
+    block = block[: block.index("")]
+    header, rule, *rows = block
+    assert header.split() == [
+        "same-loop",
+        "items/s",
+        "(asyncio)",
+        "min–max",
+        "C",
+        "gain",
+        "(IQR)",
+        "items/s",
+        "(uvloop)",
+        "min–max",
+        "C",
+        "gain",
+        "(IQR)",
+    ]
+    assert [row.split("  ")[0] for row in rows] == [
+        "ringchan C",
+        "asyncio.Queue",
+        "aiologic.SimpleQueue (unbounded)",
+    ]
+    # Right-aligned figures: each ends where its column's rule ends.
+    pairs = zip(rule, rule[1:] + " ", strict=True)
+    ends = [i + 1 for i, pair in enumerate(pairs) if pair == ("-", " ")]
+    asyncio_queue = rows[1]
+    assert asyncio_queue[: ends[1]].endswith("1.25M")
+    assert asyncio_queue[: ends[3]].endswith("8.00x (8.00–8.00)")
+    assert asyncio_queue[: ends[6]].endswith("6.25x (5.00–7.69)")
+    verdicts = [line for line in lines if line.startswith(("met ", "unsettled "))]
+    assert len(verdicts) == 2 and "same loop: `await tx.send`" in verdicts[0]
+    assert verdicts[1].split("  ")[0] == "unsettled (spread 43%)"
+
+
+def test_the_chart_draws_gains_on_linear_axes_and_floors_as_lines():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
+
+    report = _benchmark_module("report")
+    doc = _same_loop([1.25e6, 1.25e6, 0.625e6, 1.25e6, 1.25e6], [1e6, 2e6, 1e6, 1.6e6, 1.3e6])
+    rows = report._panel_rows(doc, "same-loop")
+    assert [row.label for row in rows] == ["asyncio.Queue", "aiologic.SimpleQueue (unbounded)"]
+    assert rows[0].floor == 6 and rows[1].floor is None
+    figure, axis = plt.subplots()
+    try:
+        report._draw_panel(axis, "same-loop", rows, {"asyncio": "b", "uvloop": "r"})
+        assert axis.get_xscale() == "linear"
+        assert "higher is better" in axis.get_xlabel()
+        # One bar per channel and loop, the floor not among them...
+        widths = sorted(round(patch.get_width(), 2) for patch in axis.patches)
+        assert widths == [1.0, 6.25, 8.0]
+        # ...but a reference line at 6x across the asyncio.Queue row.
+        floors = [
+            segment
+            for collection in axis.collections
+            if isinstance(collection, LineCollection)
+            for segment in collection.get_segments()
+        ]
+        assert any(segment[0][0] == segment[1][0] == 6 for segment in floors)
+    finally:
+        plt.close(figure)
+
+
+# --------------------------------------------------------------------------
+# README's headline figures.
+
+
+def test_the_readme_headline_is_what_the_committed_results_render():
+    readme_path = BENCHMARKS.parent / "README.md"
+    results = BENCHMARKS / "results" / "results.json"
+    if not (readme_path.is_file() and results.is_file()):
+        # An sdist leaves the results out, and a wheel's test run has no README.
+        pytest.skip("needs the checkout's README.md and benchmarks/results/")
+    report = _benchmark_module("report")
+    readme = readme_path.read_text(encoding="utf-8")
+    doc = json.loads(results.read_text(encoding="utf-8"))
+    start = readme.index(report.HEADLINE_START) + len(report.HEADLINE_START)
+    end = readme.index(report.HEADLINE_END)
+    assert readme[start:end] == "\n" + report.headline(doc) + "\n"
+    assert report.with_headline(readme, doc) == readme
+    # Absolute links: the package index shows README.md away from the repository.
+    assert f"]({report.REPORT_URL})" in readme
+    assert "](benchmarks/results/" not in readme
+
+
+def test_the_headline_names_the_fastest_other_channel():
+    report = _benchmark_module("report")
+    doc = _same_loop([1.25e6, 1.25e6, 0.625e6, 1.25e6, 1.25e6], [1e6, 2e6, 1e6, 1.6e6, 1.3e6])
+    doc["results"][-1]["runs"] = [2e6, 2e6, 1e6, 2e6, 2e6]
+    doc["results"][-1]["median"] = 2e6
+    table = report.headline(doc).splitlines()[-1]
+    # On the first loop, asyncio: aiologic.SimpleQueue, 5x, beats asyncio.Queue's 8x.
+    assert table == (
+        "| same-loop (asyncio) | 10.0M items/s | aiologic.SimpleQueue (unbounded), "
+        "2.00M items/s | 5.0x (5.0–5.0) |"
+    )
+    with pytest.raises(ValueError, match="headline"):
+        report.with_headline("# no markers\n", doc)
+
+
+# --------------------------------------------------------------------------
+# The aiologic peers and the sizing of measurements, in tiny runs.
+
+
+@pytest.mark.skipif(not HAS_AIOLOGIC, reason="aiologic is not installed (the bench extra)")
+@pytest.mark.parametrize("key", ["aiologic-queue", "aiologic-simple"])
+def test_the_aiologic_pipes_move_every_item(key):
+    peers = _benchmark_module("peers")
+    subject = peers.PEERS[key]
+    settings = Settings(items=300, capacity=16, batch=16, samples=5, timeout=10.0)
+    plays = [name for name, workload in WORKLOADS.items() if workload.supports(subject.pipe)]
+    # Every workload another library can run: only ringchan's own features are left out.
+    assert plays == [
+        "same-loop",
+        "thread-to-asyncio",
+        "4-threads-to-asyncio",
+        "thread-to-thread",
+        "batches",
+        "pair",
+        "latency",
+    ]
+    suite = Suite(
+        [WORKLOADS[name] for name in plays],
+        [subject],
+        {"asyncio": loop_factory("asyncio")},
+        settings,
+        repeat=1,
+    )
+    for _ in suite.run():
+        pass
+    for cell in suite.cells:
+        # Each run checked that exactly every item arrived.
+        assert cell.error is None, cell
+        assert len(cell.runs) == 1 and cell.runs[0] > 0
+    assert subject.bounded == (key == "aiologic-queue")
+
+
+def test_sizing_gives_each_cell_the_items_of_its_duration(chan_module):
+    subject = Subject("x", "x", chan_module.__name__, RingchanPipe)
+    settings = Settings(
+        items=50_000, capacity=64, batch=16, samples=5, timeout=10.0, duration=0.002
+    )
+    names = ["same-loop", "batches", "pair", "latency"]
+    suite = Suite(
+        [WORKLOADS[name] for name in names],
+        [subject],
+        {"asyncio": loop_factory("asyncio")},
+        settings,
+        repeat=2,
+    )
+    progress = io.StringIO()
+    for _ in suite.run(Progress(progress, suite.total())):
+        pass
+    lines = progress.getvalue().splitlines()
+    assert lines[0] == "same-loop: x, asyncio, sizing its runs"
+    # Sizing runs are not counted among the measurements.
+    assert len([line for line in lines if line.startswith("[")]) == suite.total()
+    found = {cell.workload.name: cell for cell in suite.cells}
+    for name in ("same-loop", "batches", "pair"):
+        cell = found[name]
+        assert cell.error is None, cell
+        # At least twenty times the capacity of 64, so that the channel is full
+        # for most of a measurement.
+        assert SIZING_CAPACITIES * 64 <= cell.settings.items <= 50_000
+        assert SIZING_CAPACITIES * 64 > SIZING_START
+        assert cell.to_json()["items"] == cell.settings.items
+        assert len(cell.runs) == 2
+    # A latency has samples, not items: left as it is.
+    assert found["latency"].settings.items == 50_000
+    # The batches move many more items per second than one at a time: in the
+    # same duration, more items (if not both at the most).
+    assert found["batches"].settings.items >= found["same-loop"].settings.items

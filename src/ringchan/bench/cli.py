@@ -18,7 +18,7 @@ from typing import Any
 
 from .._args import MAX_CAPACITY
 from .subjects import IMPLEMENTATIONS, Subject
-from .suite import Cell, Progress, Suite, machine, si
+from .suite import SIZING_CAPACITIES, Cell, Progress, Suite, machine, si, spread
 from .workloads import LOOPS, WORKLOADS, BenchError, LoopFactory, Settings, Workload, loop_factory
 
 __all__ = (
@@ -62,7 +62,25 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def add_options(parser: argparse.ArgumentParser, *, repeat: int, loops: Sequence[str]) -> None:
+def _duration(text: str) -> float | None:
+    """A --duration in seconds; 0 for none."""
+    try:
+        if float(text) == 0:
+            return None
+    except ValueError:
+        pass
+    return _positive_float(text)
+
+
+def add_options(
+    parser: argparse.ArgumentParser,
+    *,
+    repeat: int,
+    loops: Sequence[str],
+    items: int = 200_000,
+    duration: float | None = None,
+    samples: int = 500,
+) -> None:
     """Add the options every benchmark command shares, with these defaults."""
     parser.add_argument(
         "--workload",
@@ -83,17 +101,30 @@ def add_options(parser: argparse.ArgumentParser, *, repeat: int, loops: Sequence
     parser.add_argument(
         "--items",
         type=_positive_int,
-        default=200_000,
+        default=items,
         metavar="N",
-        help="items sent per measurement (default: %(default)s)",
+        help="items sent per measurement; with --duration, the most a "
+        "measurement sends (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--duration",
+        type=_duration,
+        default=duration,
+        metavar="SECONDS",
+        help="size each channel's measurements of each workload to take about "
+        f"this long, from a few runs before its rounds: at least {SIZING_CAPACITIES} "
+        "times --capacity, at most --items items; 0: --items items each (default: "
+        + ("0" if duration is None else "%(default)g")
+        + ")",
     )
     parser.add_argument(
         "--repeat",
         type=_positive_int,
         default=repeat,
         metavar="R",
-        help="measurements of each workload per channel and loop, taken in "
-        "turns; the median and min-max are reported (default: %(default)s)",
+        help="rounds: each measures every channel of a workload once, in "
+        "turns; the median and min-max of the rounds are reported, and "
+        "each ratio per round (default: %(default)s)",
     )
     parser.add_argument(
         "--capacity",
@@ -111,7 +142,7 @@ def add_options(parser: argparse.ArgumentParser, *, repeat: int, loops: Sequence
     parser.add_argument(
         "--samples",
         type=_positive_int,
-        default=500,
+        default=samples,
         metavar="N",
         help="items sent one at a time, each once the consumer is idle, per "
         "latency measurement (default: %(default)s)",
@@ -140,6 +171,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         batch=args.batch,
         samples=args.samples,
         timeout=args.timeout,
+        duration=args.duration,
     )
 
 
@@ -179,6 +211,7 @@ def document(suite: Suite, command: str, loops: Sequence[str]) -> dict[str, Any]
             "batch": suite.settings.batch,
             "samples": suite.settings.samples,
             "timeout": suite.settings.timeout,
+            "duration": suite.settings.duration,
             "repeat": suite.repeat,
             "loops": list(loops),
         },
@@ -243,10 +276,15 @@ def _print_table(suite: Suite, subjects: Sequence[Subject], loops: Sequence[str]
     for line in _machine_lines():
         print(line)
     settings = suite.settings
+    items = (
+        f"{settings.items:,} items per measurement"
+        if settings.duration is None
+        else f"measurements of about {settings.duration:g} s, at most {settings.items:,} items"
+    )
     print(
-        f"capacity {settings.capacity}, {settings.items:,} items per measurement "
-        f"(latency: {settings.samples} samples), median of {suite.repeat} (min-max), "
-        "items/second or latency"
+        f"capacity {settings.capacity}, {items} "
+        f"(latency: {settings.samples} samples), median of {suite.repeat} rounds (min-max), "
+        "items/second or latency; gain: the median of the per-round ratios"
     )
     print()
     several_loops = len(loops) > 1
@@ -260,9 +298,10 @@ def _print_table(suite: Suite, subjects: Sequence[Subject], loops: Sequence[str]
         widths += [7, 15]
     pair = len(subjects) == 2
     if pair:
-        # How many times faster, or for latency how many times sooner.
-        columns.append(f"{subjects[0].label} gain")
-        widths.append(7)
+        # How many times faster, or for latency how many times sooner: the
+        # median of the per-round ratios, and their interquartile range.
+        columns += [f"{subjects[0].label} gain", "IQR"]
+        widths += [7, 13]
     table = _Table(columns, widths)
     for row in suite.run(Progress(sys.stderr, suite.total())):
         # A row holds a group of workloads (a feature beside its baseline).
@@ -277,8 +316,14 @@ def _print_table(suite: Suite, subjects: Sequence[Subject], loops: Sequence[str]
                 else:
                     texts += ["error", ""]
             if pair and all(cell.error is None for cell in cells):
-                first, second = (cell.median for cell in cells)
-                texts.append(f"{cells[0].workload.gain(first, second):.2f}x")
+                first, second = cells
+                gains = spread(first.runs, second.runs, first.workload.gain)
+                if gains is not None:
+                    first_quartile, third_quartile = gains.quartiles
+                    texts += [
+                        f"{gains.median:.2f}x",
+                        f"{first_quartile:.2f}-{third_quartile:.2f}",
+                    ]
             table.row(texts)
 
 

@@ -132,6 +132,9 @@ class Subject:
     pipe: type[Pipe]
     #: The distribution whose version the report names; None for the stdlib.
     distribution: str | None = None
+    #: Whether its channel holds at most the capacity, and makes a sender wait
+    #: for room, as ringchan's does; False for an unbounded queue.
+    bounded: bool = True
 
     def load(self) -> Callable[[int | None, int], Pipe]:
         """Import the module; return ``open(capacity, producers) -> Pipe``

@@ -1,16 +1,22 @@
-"""Running the benchmarks: repeats, interleaving, timeouts, progress, results.
+"""Running the benchmarks: rounds, interleaving, timeouts, progress, results.
 
 :meth:`Suite.run` measures every :class:`Cell` (one workload on one subject
-and one event loop) the given number of times.  Within each repeat of a workload
-it goes through all its cells in turn, so that drift in the machine's speed
-(turbo, neighbours) falls on every subject alike; a workload that names
-another as its ``group`` joins that one's rounds, so that a feature and the
-hand-written code it replaces are measured side by side too.  A failed cell
-keeps its error and is not measured again; the others go on.
+and one event loop) the given number of times, in rounds: each round of a
+workload goes through all its cells in turn, so that drift in the machine's
+speed (turbo, neighbours) falls on every subject alike; a workload that
+names another as its ``group`` joins that one's rounds, so that a feature
+and the hand-written code it replaces are measured side by side too.  A
+failed cell keeps its error and is not measured again; the others go on.
+
+Two cells measured in the same rounds give a ratio per round (:func:`spread`),
+each from two measurements taken moments apart: the median of those is the
+ratio reported, and how widely they spread says how far it can be trusted
+(:attr:`Spread.wide`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import faulthandler
 import gc
 import io
@@ -27,18 +33,99 @@ from .subjects import Subject
 from .workloads import BenchError, LoopFactory, Pipe, Settings, Workload
 
 __all__ = (
+    "MIN_ROUNDS",
+    "SIZING_CAPACITIES",
+    "SIZING_START",
+    "UNSETTLED_WIDTH",
     "Cell",
     "Progress",
+    "Spread",
     "Suite",
     "machine",
     "measure",
     "si",
+    "spread",
 )
 
 #: How long past its own timeout a measurement may run before the watchdog
 #: dumps every thread's stack and ends the process: the last resort against a
 #: hang that no timeout inside the workload can reach.
 WATCHDOG_GRACE = 30.0
+
+#: A ratio spreads wide when the interquartile range of its per-round values
+#: is wider than this share of their median: the machine's load changed
+#: under the run, and the ratio is uncertain even within it.
+UNSETTLED_WIDTH = 0.2
+
+#: The items of a cell's first sizing run (:meth:`Suite._size`), and the
+#: fewest its measurements send: a few milliseconds of the fastest channel.
+SIZING_START = 1000
+
+#: A sized measurement sends at least this many times the channel's capacity:
+#: its producers then wait for room for most of it, as in a steady stream,
+#: rather than fill an empty buffer, which a slow channel does far faster
+#: than it moves items once full.
+SIZING_CAPACITIES = 20
+
+#: Fewer rounds than this give no spread worth the name: their ratio is
+#: unsettled whatever its values.
+MIN_ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A ratio between two cells, one value per round they shared.
+
+    The interquartile range rather than the min-max measures how widely the
+    values spread: over many rounds on a shared machine, one round that a
+    neighbour disturbed would otherwise decide it alone.
+    """
+
+    #: The ratio in each round, in round order.
+    values: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        """The median of the per-round ratios: the ratio reported."""
+        return statistics.median(self.values)
+
+    @property
+    def quartiles(self) -> tuple[float, float]:
+        """The first and third quartiles of the per-round ratios."""
+        if len(self.values) < 2:
+            return self.values[0], self.values[0]
+        first, _, third = statistics.quantiles(self.values, n=4, method="inclusive")
+        return first, third
+
+    @property
+    def width(self) -> float:
+        """The interquartile range as a share of the median: 0.1 is 10%."""
+        first, third = self.quartiles
+        return (third - first) / self.median
+
+    @property
+    def wide(self) -> bool:
+        """Whether the ratio is too unsteady to be sure of: fewer than
+        :data:`MIN_ROUNDS` rounds, or wider than :data:`UNSETTLED_WIDTH`."""
+        return len(self.values) < MIN_ROUNDS or self.width > UNSETTLED_WIDTH
+
+    def map(self, function: Callable[[float], float]) -> Spread:
+        """The same rounds with *function* applied to each value (a cost
+        ratio from a gain: ``1 / gain``)."""
+        return Spread(tuple(function(value) for value in self.values))
+
+
+def spread(
+    mine: Sequence[float], other: Sequence[float], ratio: Callable[[float, float], float]
+) -> Spread | None:
+    """``ratio(mine[i], other[i])`` for each round *i* both cells have a run
+    of; None if they share none.
+
+    Pairs runs by their index, which is their round: a cell gets one run per
+    round of its row until it fails, and a failed cell is not compared.
+    """
+    values = tuple(ratio(a, b) for a, b in zip(mine, other, strict=False))
+    return Spread(values) if values else None
 
 
 @dataclass
@@ -49,7 +136,12 @@ class Cell:
     subject: Subject
     #: The event loop's name; None for a workload that runs no loop.
     loop: str | None
-    #: One figure per run: items/s, or seconds for a latency.
+    #: What each of its measurements runs with: the run's settings, but the
+    #: workload's capacity and batch size where it has its own, and once
+    #: sized (:attr:`Settings.duration`), the cell's own items.
+    settings: Settings
+    #: One figure per run, run *i* in round *i* of the cell's row: items/s,
+    #: or seconds for a latency.
     runs: list[float] = field(default_factory=list)
     #: Why the cell stopped being measured, if it did.
     error: str | None = None
@@ -72,6 +164,8 @@ class Cell:
             "label": self.subject.label,
             "loop": self.loop,
             "unit": self.workload.unit,
+            "items": self.settings.items,
+            "bounded": self.subject.bounded,
             "per_item": self.per_item,
             "runs": self.runs,
             "median": self.median if self.runs else None,
@@ -138,10 +232,17 @@ class Progress:
         if not measuring:
             return
         where = f", {cell.loop}" if cell.loop else ""
-        text = (
+        self._write(
             f"[{self._done}/{self._total}] {cell.workload.name}: "
             f"{cell.subject.label}{where}, run {attempt}/{repeat}"
         )
+
+    def sizing(self, cell: Cell) -> None:
+        """Announce the runs that size *cell*'s measurements."""
+        where = f", {cell.loop}" if cell.loop else ""
+        self._write(f"{cell.workload.name}: {cell.subject.label}{where}, sizing its runs")
+
+    def _write(self, text: str) -> None:
         if self._tty:
             self._stream.write(f"\r\x1b[K{text}")
         else:
@@ -178,7 +279,7 @@ class Suite:
             groups.setdefault(workload.group or workload.name, []).append(workload)
         self.rows: list[list[Cell]] = [
             [
-                Cell(workload, subject, loop)
+                Cell(workload, subject, loop, workload.settings(settings))
                 for workload in group
                 for loop in (loops if workload.uses_loop else [None])
                 for subject in subjects
@@ -193,19 +294,25 @@ class Suite:
         return [cell for row in self.rows for cell in row]
 
     def run(self, progress: Progress | None = None) -> Iterator[list[Cell]]:
-        """Measure each row's cells, yielding them as each row ends."""
+        """Measure each row's cells, yielding them as each row ends.
+
+        With a :attr:`Settings.duration`, each cell of a row is sized just
+        before the row's rounds (:meth:`_size`).
+        """
         for row in self.rows:
+            if self.settings.duration is not None:
+                for cell in row:
+                    if progress is not None:
+                        progress.sizing(cell)
+                    self._size(cell, self.settings.duration)
             for attempt in range(1, self.repeat + 1):
                 for cell in row:
                     if progress is not None:
                         progress.start(cell, attempt, self.repeat, cell.error is None)
                     if cell.error is not None:
                         continue
-                    new_loop = None if cell.loop is None else self._loops[cell.loop]
-                    settings = cell.workload.settings(self.settings)
-                    opener = partial(self._openers[cell.subject.key], settings.capacity)
                     try:
-                        figure = measure(cell.workload, opener, new_loop, settings)
+                        figure = self._measure(cell, cell.settings)
                     except BenchError as exc:
                         cell.error = f"run {attempt} of {self.repeat}: {exc}"
                     else:
@@ -215,8 +322,43 @@ class Suite:
             progress.finish()
 
     def total(self) -> int:
-        """How many measurements :meth:`run` makes, failures aside."""
+        """How many measurements :meth:`run` makes, failures and sizing runs aside."""
         return len(self.cells) * self.repeat
+
+    def _measure(self, cell: Cell, settings: Settings) -> float:
+        new_loop = None if cell.loop is None else self._loops[cell.loop]
+        opener = partial(self._openers[cell.subject.key], settings.capacity)
+        return measure(cell.workload, opener, new_loop, settings)
+
+    def _size(self, cell: Cell, duration: float) -> None:
+        """Give *cell* the items that take its measurements about *duration*
+        seconds: runs from the fewest items up, each sized from the last's
+        rate, until one lasts half the duration; then the fastest rate seen,
+        so that a run slowed by a neighbour does not leave the cell too short
+        to measure.  At least :data:`SIZING_START` items and
+        :data:`SIZING_CAPACITIES` times the capacity, at most
+        :attr:`Settings.items`.  The runs are thrown away, but warm each cell
+        up before its rounds.  A latency's measurements have their samples,
+        not items: it is left as it is."""
+        if cell.workload.unit == "s":
+            return
+        most = cell.settings.items
+        capacity = cell.settings.capacity or 0
+        least = min(most, max(SIZING_START, SIZING_CAPACITIES * capacity))
+        items = least
+        rates = []
+        while True:
+            try:
+                rate = self._measure(cell, dataclasses.replace(cell.settings, items=items))
+            except BenchError as exc:
+                cell.error = f"sizing its measurements: {exc}"
+                return
+            rates.append(rate)
+            if items / rate >= duration / 2 or items == most:
+                break
+            items = min(most, max(2 * items, round(rate * duration / 2)))
+        sized = min(most, max(least, round(max(rates) * duration)))
+        cell.settings = dataclasses.replace(cell.settings, items=sized)
 
 
 def _cpu() -> str:

@@ -75,12 +75,17 @@ class BenchError(Exception):
 class Settings:
     """What every measurement of one run shares."""
 
+    #: Items per measurement; with a :attr:`duration`, the most a measurement sends.
     items: int
     #: The channel's capacity; None: an unbounded channel.
     capacity: int | None
     batch: int
     samples: int
     timeout: float
+    #: If set, each cell's measurements send as many items as take about this
+    #: many seconds (up to :attr:`items`), sized before its rounds by
+    #: :meth:`ringchan.bench.suite.Suite.run`; None: :attr:`items` each.
+    duration: float | None = None
 
 
 class Pipe:
@@ -626,10 +631,12 @@ WORKLOADS: dict[str, Workload] = {
         Workload(
             "pair",
             "one thread sends an item and receives it back at once, no waiting "
-            "(try_send/try_recv): the cost of the buffer itself",
+            "(try_send/try_recv): the cost of the buffer itself; in the rounds of "
+            "same-loop, whose cost per item it is the floor of",
             _pair,
             ("pair",),
             uses_loop=False,
+            group="same-loop",
         ),
         Workload(
             "latency",
