@@ -18,10 +18,11 @@ capacity × batch size sweep of ``sweep.py``, the heap and RSS checks of
 this interpreter and each ``--python`` (for instance a free-threaded
 CPython, which also runs the workloads above, C and pure).
 Writes ``REPORT.md``, ``results.json`` and ``chart.png`` to ``--out``, and
-into the committed results, README.md's headline table too; prints the
-figures, the targets and the summary line as plain-text tables.  A peer,
-loop or matplotlib that is not installed is named in the report; a failed
-measurement is reported there and makes the exit status 1.
+into the committed results, README.md's headline and capacity × batch size
+tables too; prints the figures, the targets and the summary line as
+plain-text tables.  A peer, loop or matplotlib that is not installed is
+named in the report; a failed measurement is reported there and makes the
+exit status 1.
 """
 
 from __future__ import annotations
@@ -235,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if chart_file:
         written.append(out / chart_file)
     if out.resolve() == RESULTS:
-        # README's headline figures come from the committed report, and only from it.
+        # README's figures come from the committed report, and only from it.
         README.write_text(
             report.with_headline(README.read_text(encoding="utf-8"), doc), encoding="utf-8"
         )

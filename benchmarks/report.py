@@ -39,6 +39,8 @@ __all__ = (
     "HEADLINE_END",
     "HEADLINE_START",
     "REPORT_URL",
+    "SWEEP_END",
+    "SWEEP_START",
     "TARGETS",
     "Target",
     "chart",
@@ -58,6 +60,9 @@ CHART_URL = "https://raw.githubusercontent.com/ringchan/ringchan/main/benchmarks
 #: rewrites from the committed results.
 HEADLINE_START = "<!-- headline:start -->"
 HEADLINE_END = "<!-- headline:end -->"
+#: Where README.md's capacity × batch size table goes, from the sweep.
+SWEEP_START = "<!-- sweep:start -->"
+SWEEP_END = "<!-- sweep:end -->"
 
 #: The workloads of the headline table, each on the run's first event loop.
 HEADLINE = ("same-loop", "thread-to-asyncio", "4-threads-to-asyncio", "thread-to-thread", "batches")
@@ -954,12 +959,21 @@ def headline(doc: dict[str, Any]) -> str:
 
 def with_headline(readme: str, doc: dict[str, Any]) -> str:
     """*readme* with the text between its headline markers replaced by
-    :func:`headline` of *doc*; ValueError if it lacks the markers."""
-    start = readme.find(HEADLINE_START)
-    end = readme.find(HEADLINE_END)
+    :func:`headline` of *doc*, and, if *doc* has a sweep, the text between
+    its sweep markers by the sweep's table; ValueError if it lacks the
+    markers."""
+    readme = _between(readme, HEADLINE_START, HEADLINE_END, headline(doc))
+    if doc.get("sweep"):
+        readme = _between(readme, SWEEP_START, SWEEP_END, sweep.table(doc["sweep"]))
+    return readme
+
+
+def _between(text: str, start_marker: str, end_marker: str, body: str) -> str:
+    start = text.find(start_marker)
+    end = text.find(end_marker)
     if start < 0 or end < start:
-        raise ValueError(f"no {HEADLINE_START} ... {HEADLINE_END} markers")
-    return readme[: start + len(HEADLINE_START)] + "\n" + headline(doc) + "\n" + readme[end:]
+        raise ValueError(f"no {start_marker} ... {end_marker} markers")
+    return text[: start + len(start_marker)] + "\n" + body + "\n" + text[end:]
 
 
 def _text_table(

@@ -888,6 +888,11 @@ def test_the_readme_headline_is_what_the_committed_results_render():
     start = readme.index(report.HEADLINE_START) + len(report.HEADLINE_START)
     end = readme.index(report.HEADLINE_END)
     assert readme[start:end] == "\n" + report.headline(doc) + "\n"
+    # So is the capacity × batch size table, from the same run's sweep.
+    start = readme.index(report.SWEEP_START) + len(report.SWEEP_START)
+    end = readme.index(report.SWEEP_END)
+    sweep = _benchmark_module("sweep")
+    assert readme[start:end] == "\n" + sweep.table(doc["sweep"]) + "\n"
     assert report.with_headline(readme, doc) == readme
     # Absolute links: the package index shows README.md away from the repository.
     assert f"]({report.REPORT_URL})" in readme
