@@ -16,6 +16,7 @@ The third-party libraries come from the ``bench`` extra
 from __future__ import annotations
 
 import queue
+from collections.abc import Awaitable, Callable
 from time import perf_counter
 from typing import Any
 
@@ -31,6 +32,45 @@ _END = None
 _HANDOVER = 10.0
 
 
+# A producer's and the consumer's loops over a queue that cannot be closed,
+# shared by every pipe that ends the stream with a sentinel per producer;
+# each takes the queue's call already bound.
+def _send_then_end(put: Callable[[Any], Any], numbers: Items) -> None:
+    for number in numbers:
+        put(number)
+    put(_END)
+
+
+async def _send_then_end_async(put: Callable[[Any], Awaitable[Any]], numbers: Items) -> None:
+    for number in numbers:
+        await put(number)
+    await put(_END)
+
+
+def _count_until_ends(get: Callable[[], Any], producers: int) -> int:
+    """The items *get* returns before every producer's sentinel: how many."""
+    count = ended = 0
+    while True:
+        if get() is _END:
+            ended += 1
+            if ended == producers:
+                return count
+        else:
+            count += 1
+
+
+async def _count_until_ends_async(get: Callable[[], Awaitable[Any]], producers: int) -> int:
+    """As :func:`_count_until_ends`, awaiting each item."""
+    count = ended = 0
+    while True:
+        if await get() is _END:
+            ended += 1
+            if ended == producers:
+                return count
+        else:
+            count += 1
+
+
 class AsyncioQueuePipe(Pipe):
     """``asyncio.Queue``: one event loop only."""
 
@@ -39,21 +79,10 @@ class AsyncioQueuePipe(Pipe):
         self._queue = module.Queue(capacity)
 
     async def send_async(self, producer: int, numbers: Items) -> None:
-        put = self._queue.put
-        for number in numbers:
-            await put(number)
-        await put(_END)
+        await _send_then_end_async(self._queue.put, numbers)
 
     async def recv_async(self) -> int:
-        get = self._queue.get
-        count = ended = 0
-        while True:
-            if await get() is _END:
-                ended += 1
-                if ended == self.producers:
-                    return count
-            else:
-                count += 1
+        return await _count_until_ends_async(self._queue.get, self.producers)
 
     def pair(self, numbers: Items) -> int:
         put, get = self._queue.put_nowait, self._queue.get_nowait
@@ -72,21 +101,10 @@ class ThreadQueuePipe(Pipe):
         self._queue = module.Queue(capacity)
 
     def send_blocking(self, producer: int, numbers: Items) -> None:
-        put = self._queue.put
-        for number in numbers:
-            put(number)
-        put(_END)
+        _send_then_end(self._queue.put, numbers)
 
     def recv_blocking(self) -> int:
-        get = self._queue.get
-        count = ended = 0
-        while True:
-            if get() is _END:
-                ended += 1
-                if ended == self.producers:
-                    return count
-            else:
-                count += 1
+        return _count_until_ends(self._queue.get, self.producers)
 
     def pair(self, numbers: Items) -> int:
         put, get = self._queue.put_nowait, self._queue.get_nowait
@@ -118,38 +136,16 @@ class MixedQueuePipe(Pipe):
         self._queue = module.Queue(capacity)
 
     async def send_async(self, producer: int, numbers: Items) -> None:
-        put = self._queue.async_q.put
-        for number in numbers:
-            await put(number)
-        await put(_END)
+        await _send_then_end_async(self._queue.async_q.put, numbers)
 
     def send_blocking(self, producer: int, numbers: Items) -> None:
-        put = self._queue.sync_q.put
-        for number in numbers:
-            put(number)
-        put(_END)
+        _send_then_end(self._queue.sync_q.put, numbers)
 
     async def recv_async(self) -> int:
-        get = self._queue.async_q.get
-        count = ended = 0
-        while True:
-            if await get() is _END:
-                ended += 1
-                if ended == self.producers:
-                    return count
-            else:
-                count += 1
+        return await _count_until_ends_async(self._queue.async_q.get, self.producers)
 
     def recv_blocking(self) -> int:
-        get = self._queue.sync_q.get
-        count = ended = 0
-        while True:
-            if get() is _END:
-                ended += 1
-                if ended == self.producers:
-                    return count
-            else:
-                count += 1
+        return _count_until_ends(self._queue.sync_q.get, self.producers)
 
     def pair(self, numbers: Items) -> int:
         put, get = self._queue.sync_q.put_nowait, self._queue.sync_q.get_nowait
@@ -254,38 +250,16 @@ class AiologicPipe(Pipe):
         return module.Queue(maxsize=capacity)
 
     async def send_async(self, producer: int, numbers: Items) -> None:
-        put = self._queue.async_put
-        for number in numbers:
-            await put(number)
-        await put(_END)
+        await _send_then_end_async(self._queue.async_put, numbers)
 
     def send_blocking(self, producer: int, numbers: Items) -> None:
-        put = self._queue.green_put
-        for number in numbers:
-            put(number)
-        put(_END)
+        _send_then_end(self._queue.green_put, numbers)
 
     async def recv_async(self) -> int:
-        get = self._queue.async_get
-        count = ended = 0
-        while True:
-            if await get() is _END:
-                ended += 1
-                if ended == self.producers:
-                    return count
-            else:
-                count += 1
+        return await _count_until_ends_async(self._queue.async_get, self.producers)
 
     def recv_blocking(self) -> int:
-        get = self._queue.green_get
-        count = ended = 0
-        while True:
-            if get() is _END:
-                ended += 1
-                if ended == self.producers:
-                    return count
-            else:
-                count += 1
+        return _count_until_ends(self._queue.green_get, self.producers)
 
     def pair(self, numbers: Items) -> int:
         put, get = self._queue.green_put, self._queue.green_get
