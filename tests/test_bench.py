@@ -332,16 +332,21 @@ class FailingPipe(RingchanPipe):
         return await super().recv_iterable(failing())  # type: ignore[arg-type]
 
 
-def _errors(chan_module: Any, pipe: type, names: list[str], timeout: float) -> dict[str, str]:
-    subject = Subject("x", "x", chan_module.__name__, pipe)
-    settings = Settings(items=500, capacity=64, batch=16, samples=5, timeout=timeout)
-    suite = Suite(
+def _asyncio_suite(names: list[str], subject: Subject, settings: Settings, repeat: int) -> Suite:
+    """A suite of the workloads *names* for *subject*, on the asyncio loop."""
+    return Suite(
         [WORKLOADS[name] for name in names],
         [subject],
         {"asyncio": loop_factory("asyncio")},
         settings,
-        repeat=2,
+        repeat=repeat,
     )
+
+
+def _errors(chan_module: Any, pipe: type, names: list[str], timeout: float) -> dict[str, str]:
+    subject = Subject("x", "x", chan_module.__name__, pipe)
+    settings = Settings(items=500, capacity=64, batch=16, samples=5, timeout=timeout)
+    suite = _asyncio_suite(names, subject, settings, repeat=2)
     for _ in suite.run():
         pass
     for cell in suite.cells:
@@ -386,13 +391,7 @@ def test_features_count_every_item_in_the_rounds_of_their_baseline(chan_module):
     subject = Subject("x", "x", chan_module.__name__, RingchanPipe)
     settings = Settings(items=3000, capacity=64, batch=16, samples=5, timeout=10.0)
     names = [name for name in WORKLOADS if name in FEATURES or name in FEATURES.values()]
-    suite = Suite(
-        [WORKLOADS[name] for name in names],
-        [subject],
-        {"asyncio": loop_factory("asyncio")},
-        settings,
-        repeat=2,
-    )
+    suite = _asyncio_suite(names, subject, settings, repeat=2)
     # A feature shares its baseline's row: they are measured in turns.
     assert [[cell.workload.name for cell in row] for row in suite.rows] == [
         ["same-loop", "unbounded-same-loop"],
@@ -427,13 +426,7 @@ def test_the_unbounded_workloads_open_an_unbounded_channel(chan_module):
     subject = Subject("x", "x", chan_module.__name__, CapacityPipe)
     settings = Settings(items=3000, capacity=64, batch=16, samples=5, timeout=10.0)
     names = ["same-loop", "unbounded-same-loop", "thread-to-asyncio", "unbounded-thread-to-asyncio"]
-    suite = Suite(
-        [WORKLOADS[name] for name in names],
-        [subject],
-        {"asyncio": loop_factory("asyncio")},
-        settings,
-        repeat=1,
-    )
+    suite = _asyncio_suite(names, subject, settings, repeat=1)
     CapacityPipe.opened = []
     for _ in suite.run():
         pass
@@ -935,13 +928,7 @@ def test_the_aiologic_pipes_move_every_item(key):
         "pair",
         "latency",
     ]
-    suite = Suite(
-        [WORKLOADS[name] for name in plays],
-        [subject],
-        {"asyncio": loop_factory("asyncio")},
-        settings,
-        repeat=1,
-    )
+    suite = _asyncio_suite(plays, subject, settings, repeat=1)
     for _ in suite.run():
         pass
     for cell in suite.cells:
@@ -957,13 +944,7 @@ def test_sizing_gives_each_cell_the_items_of_its_duration(chan_module):
         items=50_000, capacity=64, batch=16, samples=5, timeout=10.0, duration=0.002
     )
     names = ["same-loop", "batches", "pair", "latency"]
-    suite = Suite(
-        [WORKLOADS[name] for name in names],
-        [subject],
-        {"asyncio": loop_factory("asyncio")},
-        settings,
-        repeat=2,
-    )
+    suite = _asyncio_suite(names, subject, settings, repeat=2)
     progress = io.StringIO()
     for _ in suite.run(Progress(progress, suite.total())):
         pass
