@@ -36,6 +36,14 @@ typedef struct {
     rc_list *list; /* an unbounded channel's, else NULL */
 } rcpy_buf;
 
+/* Whether the channel is unbounded: its buffer is a list, not a ring.  Every
+   operation below goes one way or the other on it. */
+static inline int
+rcpy_buf_unbounded(const rcpy_buf *b)
+{
+    return b->list != NULL;
+}
+
 static traverseproc rcpy_base_traverse = NULL;
 static inquiry rcpy_base_clear = NULL;
 static Py_ssize_t rcpy_buf_offset = 0;
@@ -78,64 +86,58 @@ rcpy_buf_free(rcpy_buf *b)
 static inline int
 rcpy_buf_push(rcpy_buf *b, void *item)
 {
-    return b->list != NULL ? rc_list_push(b->list, item) : rc_ring_push(b->ring, item);
+    return rcpy_buf_unbounded(b) ? rc_list_push(b->list, item) : rc_ring_push(b->ring, item);
 }
 
 static inline size_t
 rcpy_buf_push_many(rcpy_buf *b, void *const *items, size_t n)
 {
-    return b->list != NULL ? rc_list_push_many(b->list, items, n)
-                           : rc_ring_push_many(b->ring, items, n);
+    return rcpy_buf_unbounded(b) ? rc_list_push_many(b->list, items, n)
+                                 : rc_ring_push_many(b->ring, items, n);
 }
 
 static inline void *
 rcpy_buf_pop(rcpy_buf *b)
 {
-    return b->list != NULL ? rc_list_pop(b->list) : rc_ring_pop(b->ring);
+    return rcpy_buf_unbounded(b) ? rc_list_pop(b->list) : rc_ring_pop(b->ring);
 }
 
 static inline size_t
 rcpy_buf_pop_many(rcpy_buf *b, void **out, size_t n)
 {
-    return b->list != NULL ? rc_list_pop_many(b->list, out, n) : rc_ring_pop_many(b->ring, out, n);
+    return rcpy_buf_unbounded(b) ? rc_list_pop_many(b->list, out, n)
+                                 : rc_ring_pop_many(b->ring, out, n);
 }
 
 static inline void *
 rcpy_buf_peek(const rcpy_buf *b)
 {
-    return b->list != NULL ? rc_list_peek(b->list) : rc_ring_peek(b->ring);
+    return rcpy_buf_unbounded(b) ? rc_list_peek(b->list) : rc_ring_peek(b->ring);
 }
 
 static inline uint64_t
 rcpy_buf_len(const rcpy_buf *b)
 {
-    return b->list != NULL ? rc_list_len(b->list) : rc_ring_len(b->ring);
+    return rcpy_buf_unbounded(b) ? rc_list_len(b->list) : rc_ring_len(b->ring);
 }
 
 static inline uint64_t
 rcpy_buf_pushed(const rcpy_buf *b)
 {
-    return b->list != NULL ? rc_list_pushed(b->list) : rc_ring_pushed(b->ring);
+    return rcpy_buf_unbounded(b) ? rc_list_pushed(b->list) : rc_ring_pushed(b->ring);
 }
 
 static inline uint64_t
 rcpy_buf_popped(const rcpy_buf *b)
 {
-    return b->list != NULL ? rc_list_popped(b->list) : rc_ring_popped(b->ring);
-}
-
-/* Whether the channel is unbounded: its buffer is a list, not a ring. */
-static inline int
-rcpy_buf_unbounded(const rcpy_buf *b)
-{
-    return b->list != NULL;
+    return rcpy_buf_unbounded(b) ? rc_list_popped(b->list) : rc_ring_popped(b->ring);
 }
 
 /* Whether permits have closed a bounded ring's lock-free path (ring.h). */
 static inline int
 rcpy_buf_gated(const rcpy_buf *b)
 {
-    return b->list == NULL && rc_ring_gated(b->ring);
+    return !rcpy_buf_unbounded(b) && rc_ring_gated(b->ring);
 }
 
 #ifdef Py_GIL_DISABLED
@@ -224,7 +226,7 @@ rcpy_buf_push_list(rcpy_buf *b, PyObject *list, Py_ssize_t start)
 {
     PyObject **items = PySequence_Fast_ITEMS(list) + start;
     Py_ssize_t n = PyList_GET_SIZE(list) - start;
-    Py_ssize_t room = b->list != NULL ? n : (Py_ssize_t)rc_ring_room(b->ring);
+    Py_ssize_t room = rcpy_buf_unbounded(b) ? n : (Py_ssize_t)rc_ring_room(b->ring);
     Py_ssize_t pushed = 0, i;
     size_t k;
     if (n > room) {
@@ -291,7 +293,7 @@ rcpy_traverse(PyObject *self, visitproc visit, void *arg)
         }
     }
     /* The collector runs with the world stopped, so the buffer is still. */
-    if (b->list != NULL) {
+    if (rcpy_buf_unbounded(b)) {
         rcpy_visit_args v = {visit, arg};
         return rc_list_visit(b->list, rcpy_visit_item, &v);
     }
