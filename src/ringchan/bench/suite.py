@@ -30,7 +30,7 @@ from functools import partial
 from typing import IO, Any
 
 from .subjects import Subject
-from .workloads import BenchError, LoopFactory, Pipe, Settings, Workload
+from .workloads import BenchError, LoopFactory, Settings, Workload, rounds_of
 
 __all__ = (
     "MIN_ROUNDS",
@@ -38,6 +38,7 @@ __all__ = (
     "SIZING_START",
     "UNSETTLED_WIDTH",
     "Cell",
+    "Measurement",
     "Progress",
     "Spread",
     "Suite",
@@ -143,6 +144,10 @@ class Cell:
     #: One figure per run, run *i* in round *i* of the cell's row: items/s,
     #: or seconds for a latency.
     runs: list[float] = field(default_factory=list)
+    #: The wake-ups per 1,000 items of each run, for a channel that counts
+    #: them (:meth:`~ringchan.bench.workloads.Pipe.wakeups`); empty for one
+    #: that does not.
+    wakeups: list[float] = field(default_factory=list)
     #: Why the cell stopped being measured, if it did.
     error: str | None = None
 
@@ -171,26 +176,66 @@ class Cell:
             "median": self.median if self.runs else None,
             "min": min(self.runs) if self.runs else None,
             "max": max(self.runs) if self.runs else None,
+            "wakeups_per_1000": self.wakeups or None,
             "error": self.error,
         }
 
 
+@dataclass(frozen=True)
+class Measurement:
+    """What one run of a workload measured."""
+
+    #: Items/s, or seconds for a latency.
+    figure: float
+    #: Wake-ups sent to a task or thread parked on another thread, per 1,000
+    #: items delivered; None for a channel that does not count them.
+    wakeups: float | None = None
+
+
+def _per_thousand(opened: Sequence[Any]) -> float | None:
+    """The wake-ups per 1,000 items of the channels *opened* by a run, read
+    once it is over; None unless every one of them counts them."""
+    wakeups = items = 0
+    for pipe in opened:
+        counts = getattr(pipe, "wakeups", None)
+        found = counts() if callable(counts) else None
+        if found is None:
+            return None
+        wakeups += found[0]
+        items += found[1]
+    return 1000 * wakeups / items if opened and items else None
+
+
 def measure(
     workload: Workload,
-    opener: Callable[[int], Pipe],
+    opener: Callable[..., Any] | None,
     new_loop: LoopFactory | None,
     settings: Settings,
-) -> float:
-    """Run *workload* once on a fresh pipe; return its figure.
+) -> Measurement:
+    """Run *workload* once on a fresh pipe; return its figure, and the
+    wake-ups per 1,000 items of the pipe's channel if it counts them.
 
     Raises :class:`BenchError` if an item is missing, a worker fails, or it
     runs past ``settings.timeout``.
     """
+    # What the workload opens is kept until its counters are read, after the
+    # clock has stopped; a workload without a channel has no opener.
+    opened: list[Any] = []
+
+    def opening(*args: Any) -> Any:
+        assert opener is not None
+        pipe = opener(*args)
+        opened.append(pipe)
+        return pipe
+
     # Garbage left by the previous run must not be collected on this one's clock.
     gc.collect()
     watched = _watch(settings.timeout + WATCHDOG_GRACE)
     try:
-        return workload.body(opener, settings, new_loop)
+        # The pipeline's serial subject has no channel, and no opener.
+        body_opener: Any = None if opener is None else opening
+        figure = workload.body(body_opener, settings, new_loop)
+        return Measurement(figure, _per_thousand(opened))
     except BenchError:
         raise
     except Exception as exc:
@@ -276,7 +321,7 @@ class Suite:
         self._openers = {subject.key: subject.load() for subject in subjects}
         groups: dict[str, list[Workload]] = {}
         for workload in workloads:
-            groups.setdefault(workload.group or workload.name, []).append(workload)
+            groups.setdefault(rounds_of(workload), []).append(workload)
         self.rows: list[list[Cell]] = [
             [
                 Cell(workload, subject, loop, workload.settings(settings))
@@ -312,11 +357,13 @@ class Suite:
                     if cell.error is not None:
                         continue
                     try:
-                        figure = self._measure(cell, cell.settings)
+                        measured = self._measure(cell, cell.settings)
                     except BenchError as exc:
                         cell.error = f"run {attempt} of {self.repeat}: {exc}"
                     else:
-                        cell.runs.append(figure)
+                        cell.runs.append(measured.figure)
+                        if measured.wakeups is not None:
+                            cell.wakeups.append(measured.wakeups)
             yield row
         if progress is not None:
             progress.finish()
@@ -325,7 +372,7 @@ class Suite:
         """How many measurements :meth:`run` makes, failures and sizing runs aside."""
         return len(self.cells) * self.repeat
 
-    def _measure(self, cell: Cell, settings: Settings) -> float:
+    def _measure(self, cell: Cell, settings: Settings) -> Measurement:
         new_loop = None if cell.loop is None else self._loops[cell.loop]
         opener = partial(self._openers[cell.subject.key], settings.capacity)
         return measure(cell.workload, opener, new_loop, settings)
@@ -349,7 +396,7 @@ class Suite:
         rates = []
         while True:
             try:
-                rate = self._measure(cell, dataclasses.replace(cell.settings, items=items))
+                rate = self._measure(cell, dataclasses.replace(cell.settings, items=items)).figure
             except BenchError as exc:
                 cell.error = f"sizing its measurements: {exc}"
                 return

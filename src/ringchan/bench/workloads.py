@@ -39,6 +39,7 @@ __all__ = (
     "Workload",
     "loop_factory",
     "paired",
+    "rounds_of",
 )
 
 _T = TypeVar("_T")
@@ -164,6 +165,12 @@ class Pipe:
 
     def abort(self) -> None:
         """After a failure, release whatever is still waiting on the channel."""
+
+    def wakeups(self) -> tuple[int, int] | None:
+        """Once the measurement is over: the wake-ups the channel sent to a
+        task or thread parked on another thread, and the items it delivered;
+        None for a channel that does not count them."""
+        return None
 
 
 class _Worker(threading.Thread):
@@ -412,11 +419,11 @@ def _threads_to_loop(
     return _on_loop(new_loop, main())
 
 
-def _thread_to_thread(
-    opener: PipeOpener, settings: Settings, new_loop: LoopFactory | None
+def _threads_to_thread(
+    opener: PipeOpener, settings: Settings, new_loop: LoopFactory | None, producers: int
 ) -> float:
-    pipe = opener(1)
-    spans = _spans(settings.items, 1)
+    pipe = opener(producers)
+    spans = _spans(settings.items, producers)
 
     def consume() -> tuple[int, float]:
         return pipe.recv_blocking(), perf_counter()
@@ -520,7 +527,8 @@ class Workload:
     batched: bool = False
     #: The workload whose rounds it joins (see :class:`ringchan.bench.suite.Suite`),
     #: that of the hand-written code a feature is compared with, so that the
-    #: two are measured side by side; None: rounds of its own.
+    #: two are measured side by side; None: rounds of its own.  A group that
+    #: joins another's rounds takes its members along (:func:`rounds_of`).
     group: str | None = None
     #: A channel capacity and batch size of its own, in place of the run's
     #: (a cell of a sweep); None: the run's.
@@ -576,9 +584,12 @@ WORKLOADS: dict[str, Workload] = {
         ),
         Workload(
             "thread-to-asyncio",
-            "one thread calls blocking_send(), a task receives with async for",
+            "one thread calls blocking_send(), a task receives with async for; in "
+            "the rounds of same-loop, so that the cost of the handoff between a "
+            "thread and the loop is measured side by side with a task's",
             partial(_threads_to_loop, producers=1),
             ("send_blocking", "recv_async"),
+            group="same-loop",
         ),
         Workload(
             "from-iterable",
@@ -607,7 +618,24 @@ WORKLOADS: dict[str, Workload] = {
         Workload(
             "thread-to-thread",
             "one thread calls blocking_send(), another receives with for",
-            _thread_to_thread,
+            partial(_threads_to_thread, producers=1),
+            ("send_blocking", "recv_blocking"),
+            uses_loop=False,
+        ),
+        Workload(
+            "unbounded-thread-to-thread",
+            "thread-to-thread on an unbounded_channel(), whose sends never wait; in "
+            "the rounds of thread-to-thread",
+            partial(_threads_to_thread, producers=1),
+            ("send_blocking", "recv_blocking"),
+            uses_loop=False,
+            group="thread-to-thread",
+            unbounded=True,
+        ),
+        Workload(
+            "2-threads-to-thread",
+            "two threads, a sender clone each, call blocking_send(); another receives with for",
+            partial(_threads_to_thread, producers=2),
             ("send_blocking", "recv_blocking"),
             uses_loop=False,
         ),
@@ -648,6 +676,23 @@ WORKLOADS: dict[str, Workload] = {
         ),
     )
 }
+
+
+def rounds_of(workload: Workload) -> str:
+    """The name of the workload in whose rounds *workload* is measured: its
+    :attr:`~Workload.group`, followed from workload to workload (a feature of
+    thread-to-asyncio joins that one's rounds, and so those of same-loop),
+    or its own name if it has none."""
+    name = workload.group or workload.name
+    seen = {workload.name}
+    while name in WORKLOADS and name not in seen:
+        seen.add(name)
+        group = WORKLOADS[name].group
+        if group is None:
+            break
+        name = group
+    return name
+
 
 #: Event loops by name: the module that provides ``new_event_loop``.
 LOOPS: dict[str, str] = {"asyncio": "asyncio", "uvloop": "uvloop"}
