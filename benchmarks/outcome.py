@@ -3,7 +3,8 @@
 Both judge their targets into :class:`Outcome` rows; the report's targets
 table, the terminal summary and the summary line (:func:`summary`) all read
 them, so they cannot disagree.  :func:`gain_text` writes a gain and its
-spread for a table, :func:`ratio_limit` bounds a chart's axis of gains.
+spread for a table, :func:`ratio_limit` bounds a chart's axis of gains,
+:func:`wakeups_text` writes a channel's wake-ups per 1,000 items.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = (
     "ratio_limit",
     "summary",
     "unsettled",
+    "wakeups_text",
 )
 
 MET = "met"
@@ -139,3 +141,12 @@ def ratio_limit(values: Sequence[float], floors: Sequence[float]) -> float:
     typical = sorted(values)[len(values) // 2] if values else 1.0
     kept = [value for value in values if value <= 5 * max(typical, 1.0)]
     return max([*kept, *floors, 1.0]) * 1.1
+
+
+def wakeups_text(per_thousand: float) -> str:
+    """Wake-ups per 1,000 items as the tables show them: 1.95, 0.0038, 1,000."""
+    if per_thousand == 0:
+        return "0"
+    if per_thousand >= 100:
+        return f"{per_thousand:,.0f}"
+    return f"{per_thousand:.3g}" if per_thousand < 1 else f"{per_thousand:.2f}"

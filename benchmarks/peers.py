@@ -5,9 +5,10 @@ does, with its calls bound once outside the per-item loop, as ringchan's
 pipe does.  A queue with no notion of a closed end gets one sentinel per
 producer; its consumer counts items until it has seen them all.  A pipe
 plays only the roles its library supports: asyncio.Queue, aiochannel and
-anyio's streams are not thread-safe, queue.Queue cannot be awaited.
-aiologic's queues serve threads and any event loop alike, one bounded, one
-not (``Subject.bounded``).
+anyio's streams are not thread-safe, queue.Queue and queue.SimpleQueue
+cannot be awaited.  aiologic's queues serve threads and any event loop
+alike, one bounded, one not (``Subject.bounded``); queue.SimpleQueue is
+unbounded too.
 
 The third-party libraries come from the ``bench`` extra
 (``pip install .[bench]``); a missing one is reported, not measured.
@@ -122,6 +123,27 @@ class ThreadQueuePipe(Pipe):
                 self._queue.get_nowait()
         except queue.Empty:
             pass
+
+
+class SimpleQueuePipe(Pipe):
+    """``queue.SimpleQueue``: plain threads only, unbounded, so its producers
+    never wait for room."""
+
+    def __init__(self, module: Any, capacity: int, producers: int) -> None:
+        super().__init__(module, capacity, producers)
+        self._queue = module.SimpleQueue()
+
+    def send_blocking(self, producer: int, numbers: Items) -> None:
+        _send_then_end(self._queue.put, numbers)
+
+    def recv_blocking(self) -> int:
+        return _count_until_ends(self._queue.get, self.producers)
+
+    def abort(self) -> None:
+        # No producer ever waits on an unbounded queue: end the stream for a
+        # consumer waiting for items that will never come.
+        for _ in range(self.producers):
+            self._queue.put(_END)
 
 
 class MixedQueuePipe(Pipe):
@@ -349,6 +371,7 @@ PEERS: dict[str, Subject] = _by_key(
     [
         Subject("asyncio-queue", "asyncio.Queue", "asyncio", AsyncioQueuePipe),
         Subject("queue-queue", "queue.Queue", "queue", ThreadQueuePipe),
+        Subject("queue-simple", "queue.SimpleQueue", "queue", SimpleQueuePipe, bounded=False),
         Subject("janus", "janus", "janus", MixedQueuePipe, "janus"),
         Subject("culsans", "culsans", "culsans", MixedQueuePipe, "culsans"),
         Subject("aiochannel", "aiochannel", "aiochannel", AiochannelPipe, "aiochannel"),

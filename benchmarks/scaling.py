@@ -5,11 +5,12 @@
 
 Measures the workloads of ``scaling_workloads.py`` (1, 2, 4, ... producer
 threads into one consumer; the JSON-to-SQLite pipeline) on ringchan C, the
-pure-Python twin, ``queue.Queue``, ``aiologic.Queue`` and
-``aiologic.SimpleQueue``, under this interpreter and each ``--python``, for
-instance a free-threaded CPython beside the default one.  ``--quick`` adds
-the workloads of ``python -m ringchan bench`` (C and pure) under each
-``--python``.  ``benchmarks/compare.py`` runs it for the report.
+pure-Python twin, ``queue.Queue``, ``queue.SimpleQueue`` (thread consumers
+only), ``aiologic.Queue`` and ``aiologic.SimpleQueue``, under this
+interpreter and each ``--python``, for instance a free-threaded CPython
+beside the default one.  ``--quick`` adds the workloads of ``python -m
+ringchan bench`` (C and pure) under each ``--python``.
+``benchmarks/compare.py`` runs it for the report.
 
 One process cannot be two interpreters, and on a free-threaded CPython
 importing a C extension that is not declared free-threading compatible
@@ -43,7 +44,7 @@ import sys
 import sysconfig
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from importlib import metadata
 from pathlib import Path
@@ -63,13 +64,21 @@ with warnings.catch_warnings(record=True) as _IMPORT_WARNINGS:
         Feed,
         QueueFeed,
         RingchanFeed,
+        SimpleQueueFeed,
         scaling_workload,
     )
 
     from ringchan.bench.cli import command_line
     from ringchan.bench.subjects import IMPLEMENTATIONS
-    from ringchan.bench.suite import measure, si
-    from ringchan.bench.workloads import WORKLOADS, BenchError, Settings, Workload, loop_factory
+    from ringchan.bench.suite import Measurement, measure, si
+    from ringchan.bench.workloads import (
+        WORKLOADS,
+        BenchError,
+        Settings,
+        Workload,
+        loop_factory,
+        rounds_of,
+    )
 
 __all__ = ("CHANNELS", "Channel", "Plan", "main", "producer_counts", "run")
 
@@ -114,6 +123,9 @@ class Channel:
     #: take most of the bench's time.
     scale: float = 1
     batch_scale: float = 1
+    #: Whether it holds at most the capacity, making a sender wait for room;
+    #: False for an unbounded queue, which the report marks so.
+    bounded: bool = True
 
     def per_item(self) -> bool:
         """True when its batches go item by item, for want of a batch API."""
@@ -162,10 +174,27 @@ CHANNELS: dict[str, Channel] = {
             batch_scale=10,
         ),
         Channel("queue-queue", "queue.Queue", "rest", "queue", QueueFeed),
+        # Written in C and unbounded: millions of items per second, as ringchan C.
+        Channel(
+            "queue-simple",
+            "queue.SimpleQueue",
+            "rest",
+            "queue",
+            SimpleQueueFeed,
+            scale=10,
+            bounded=False,
+        ),
         # Once full, every put waits for a thread wake-up: tens of thousands
         # of items per second, a tenth of the items is a second's work.
         Channel("aiologic-queue", "aiologic.Queue", "rest", "aiologic", AiologicFeed, scale=0.1),
-        Channel("aiologic-simple", "aiologic.SimpleQueue", "rest", "aiologic", AiologicSimpleFeed),
+        Channel(
+            "aiologic-simple",
+            "aiologic.SimpleQueue",
+            "rest",
+            "aiologic",
+            AiologicSimpleFeed,
+            bounded=False,
+        ),
         Channel("serial", "serial (one thread, no channel)", "rest", None, pipeline=True),
     )
 }
@@ -253,7 +282,7 @@ def _workload(spec: dict[str, Any]) -> Workload:
     return WORKLOADS[spec["name"]]
 
 
-def _measure_request(request: dict[str, Any], modules: dict[str, Any]) -> float:
+def _measure_request(request: dict[str, Any], modules: dict[str, Any]) -> Measurement:
     channel = CHANNELS[request["channel"]]
     spec = request["workload"]
     workload = _workload(spec)
@@ -283,7 +312,8 @@ def worker(kind: str, requests: IO[str], replies: IO[str]) -> int:
     for line in requests:
         request = json.loads(line)
         try:
-            reply: dict[str, Any] = {"figure": _measure_request(request, modules)}
+            measured = _measure_request(request, modules)
+            reply: dict[str, Any] = {"figure": measured.figure, "wakeups": measured.wakeups}
         except BenchError as exc:
             reply = {"error": str(exc)}
         # Something imported by a measurement (an event loop's module) may
@@ -336,7 +366,7 @@ class _Process:
         reply: dict[str, Any] = json.loads(line)
         return reply
 
-    def measure(self, request: dict[str, Any]) -> tuple[float, bool]:
+    def measure(self, request: dict[str, Any]) -> tuple[Measurement, bool]:
         """One measurement and whether the GIL was on after it; BenchError
         if it failed or the worker died."""
         if self._proc is None:
@@ -355,8 +385,7 @@ class _Process:
             self.gil_turned_on = True
         if "error" in reply:
             raise BenchError(reply["error"])
-        figure: float = reply["figure"]
-        return figure, bool(reply["gil"])
+        return Measurement(reply["figure"], reply.get("wakeups")), bool(reply["gil"])
 
     def close(self) -> None:
         """End the worker: its stdin closes, and it returns."""
@@ -531,6 +560,8 @@ class _Cell:
     error: str | None = None
     #: Whether the GIL was on after any of its runs.
     gil: bool = False
+    #: The wake-ups per 1,000 items of each run, for a channel that counts them.
+    wakeups: list[float] = field(default_factory=list)
 
     def items(self, plan: Plan) -> int:
         """The items of each of its measurements."""
@@ -560,6 +591,7 @@ class _Cell:
             "loop": self.loop,
             "channel": self.channel.key,
             "label": self.channel.label,
+            "bounded": self.channel.bounded,
             "items": self.items(plan),
             "gil": self.gil or process.hello["gil"],
             "per_item": batched and spec["kind"] == "scaling" and self.channel.per_item(),
@@ -568,22 +600,30 @@ class _Cell:
             "median": statistics.median(runs) if runs else None,
             "min": min(runs) if runs else None,
             "max": max(runs) if runs else None,
+            "wakeups_per_1000": self.wakeups or None,
             "error": self.error,
         }
 
 
 def _rows(interpreters: Sequence[_Interpreter], plan: Plan) -> list[list[_Cell]]:
     """The cells to measure, a row per workload: each interpreter's channels
-    that can run it."""
+    that can run it.  A quick workload joins the row of the workload whose
+    rounds it is measured in (``rounds_of``), as in ``python -m ringchan
+    bench``, so that a ratio between the two is taken side by side."""
     specs: list[Spec] = []
     for interpreter in interpreters:
         loops = [loop for loop in plan.quick_loops if loop in interpreter.hello["loops"]]
         for spec in _specs(plan, interpreter.quick, loops):
             if spec not in specs:
                 specs.append(spec)
-    rows: list[list[_Cell]] = []
-    for workload, loop in specs:
-        row = []
+    rows: dict[Any, list[_Cell]] = {}
+    for index, (workload, loop) in enumerate(specs):
+        key = (
+            ("quick", rounds_of(WORKLOADS[workload["name"]]))
+            if workload["kind"] == "quick"
+            else index
+        )
+        row = rows.setdefault(key, [])
         for interpreter in interpreters:
             if workload["kind"] == "quick" and (
                 not interpreter.quick or (loop and loop not in interpreter.hello["loops"])
@@ -595,8 +635,7 @@ def _rows(interpreters: Sequence[_Interpreter], plan: Plan) -> list[list[_Cell]]
             for channel in interpreter.channels():
                 if _runs(channel, workload):
                     row.append(_Cell(interpreter, channel, workload, loop, []))
-        rows.append(row)
-    return rows
+    return [row for row in rows.values() if row]
 
 
 def _measure(rows: Sequence[Sequence[_Cell]], plan: Plan, progress: IO[str] | None) -> None:
@@ -624,11 +663,15 @@ def _measure(rows: Sequence[Sequence[_Cell]], plan: Plan, progress: IO[str] | No
                     "settings": plan.settings(cell.items(plan)),
                 }
                 try:
-                    figure, gil = cell.interpreter.processes[cell.channel.process].measure(request)
+                    measured, gil = cell.interpreter.processes[cell.channel.process].measure(
+                        request
+                    )
                 except BenchError as exc:
                     cell.error = f"run {attempt} of {plan.repeat}: {exc}"
                 else:
-                    cell.runs.append(figure)
+                    cell.runs.append(measured.figure)
+                    if measured.wakeups is not None:
+                        cell.wakeups.append(measured.wakeups)
                     cell.gil = cell.gil or gil
 
 

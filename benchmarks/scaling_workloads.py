@@ -55,6 +55,7 @@ __all__ = (
     "Feed",
     "QueueFeed",
     "RingchanFeed",
+    "SimpleQueueFeed",
     "Tally",
     "pipeline_lines",
     "scaling_workload",
@@ -117,6 +118,12 @@ class Feed:
 
     def abort(self) -> None:
         """After a failure, release whatever is still waiting on the channel."""
+
+    def wakeups(self) -> tuple[int, int] | None:
+        """Once the measurement is over: the wake-ups sent to a thread or task
+        parked on another thread, and the items delivered; None for a channel
+        that does not count them (see ``ringchan.bench.workloads.Pipe``)."""
+        return None
 
 
 class RingchanFeed(Feed):
@@ -186,6 +193,10 @@ class RingchanFeed(Feed):
         # Wakes every parked sender with Closed; a no-op after a clean end.
         self._rx.close()
 
+    def wakeups(self) -> tuple[int, int]:
+        stats = self._rx.stats()
+        return stats.wakeups, stats.received
+
 
 def _tally_until_ends(get: Callable[[], Any], producers: int) -> Tally:
     """Receive with *get* until *producers* sentinels came; the tally of the rest."""
@@ -226,6 +237,30 @@ class QueueFeed(Feed):
                 self._queue.get_nowait()
         except queue.Empty:
             pass
+
+
+class SimpleQueueFeed(Feed):
+    """``queue.SimpleQueue()``: threads only, unbounded, a sentinel per producer."""
+
+    awaitable = False
+
+    def __init__(self, module: Any, capacity: int, producers: int) -> None:
+        super().__init__(module, capacity, producers)
+        self._queue = module.SimpleQueue()
+
+    def send(self, producer: int, items: Sequence[int]) -> None:
+        put = self._queue.put
+        for item in items:
+            put(item)
+        put(_END)
+
+    def recv(self) -> Tally:
+        return _tally_until_ends(self._queue.get, self.producers)
+
+    def abort(self) -> None:
+        # Its producers never wait: end the stream for a waiting consumer.
+        for _ in range(self.producers):
+            self._queue.put(_END)
 
 
 class AiologicFeed(Feed):
