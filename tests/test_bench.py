@@ -20,6 +20,7 @@ import asyncio
 import importlib
 import importlib.util
 import io
+import itertools
 import json
 import os
 import statistics
@@ -39,6 +40,7 @@ from ringchan.bench.suite import (
     SIZING_CAPACITIES,
     SIZING_START,
     UNSETTLED_WIDTH,
+    Measurement,
     Progress,
     Spread,
     Suite,
@@ -215,7 +217,7 @@ def test_compare_writes_the_report(tmp_path):
     loops = ["asyncio", "uvloop"] if HAS_UVLOOP else ["asyncio"]
     _check_results(doc, ["c", "py"], loops)
     subjects = {r["subject"] for r in doc["results"]}
-    assert {"asyncio-queue", "queue-queue", "deque", "call-soon"} <= subjects
+    assert {"asyncio-queue", "queue-queue", "queue-simple", "deque", "call-soon"} <= subjects
     report = (tmp_path / "REPORT.md").read_text(encoding="utf-8")
     assert f"`{doc['command']}`" in report
     assert "## Targets" in report
@@ -264,6 +266,13 @@ def test_compare_writes_the_report(tmp_path):
             assert f"{label} (not installed; pip install .[bench])" in report
     if HAS_AIOLOGIC:
         assert "| aiologic.SimpleQueue (unbounded) |" in report
+    assert "| queue.SimpleQueue (unbounded) |" in report
+    # ringchan's own counters, per workload and implementation.
+    assert "### Wake-ups per 1,000 items\n" in report
+    for result in doc["results"]:
+        counted = result["wakeups_per_1000"]
+        assert (counted is not None) == (result["subject"] in ("c", "py")), result
+        assert counted is None or all(figure >= 0 for figure in counted)
         assert "| aiologic.Queue |" in report
         assert f"aiologic {doc['versions']['aiologic']}" in report  # the Versions line
     chart = tmp_path / "chart.png"
@@ -383,6 +392,7 @@ FEATURES = {
     "unbounded-same-loop": "same-loop",
     "from-iterable": "thread-to-asyncio",
     "unbounded-thread-to-asyncio": "thread-to-asyncio",
+    "unbounded-thread-to-thread": "thread-to-thread",
     "rx-batches": "batches",
 }
 
@@ -392,19 +402,27 @@ def test_features_count_every_item_in_the_rounds_of_their_baseline(chan_module):
     settings = Settings(items=3000, capacity=64, batch=16, samples=5, timeout=10.0)
     names = [name for name in WORKLOADS if name in FEATURES or name in FEATURES.values()]
     suite = _asyncio_suite(names, subject, settings, repeat=2)
-    # A feature shares its baseline's row: they are measured in turns.
+    # A feature shares its baseline's row: they are measured in turns; and
+    # thread-to-asyncio, with its own features, joins the rounds of same-loop.
+    first = [
+        "same-loop",
+        "unbounded-same-loop",
+        "thread-to-asyncio",
+        "from-iterable",
+        "unbounded-thread-to-asyncio",
+    ]
     assert [[cell.workload.name for cell in row] for row in suite.rows] == [
-        ["same-loop", "unbounded-same-loop"],
-        ["thread-to-asyncio", "from-iterable", "unbounded-thread-to-asyncio"],
+        first,
+        ["thread-to-thread", "unbounded-thread-to-thread"],
         ["batches", "rx-batches"],
     ]
     progress = io.StringIO()
     for _ in suite.run(Progress(progress, suite.total())):
         pass
     lines = progress.getvalue().splitlines()
-    assert [line.split("] ")[1].split(":")[0] for line in lines[:10]] == [
-        *["same-loop", "unbounded-same-loop"] * 2,
-        *["thread-to-asyncio", "from-iterable", "unbounded-thread-to-asyncio"] * 2,
+    assert [line.split("] ")[1].split(":")[0] for line in lines[:14]] == [
+        *first * 2,
+        *["thread-to-thread", "unbounded-thread-to-thread"] * 2,
     ]
     for cell in suite.cells:
         # Each run already checked that every item arrived: a figure, not an error.
@@ -425,7 +443,14 @@ class CapacityPipe(RingchanPipe):
 def test_the_unbounded_workloads_open_an_unbounded_channel(chan_module):
     subject = Subject("x", "x", chan_module.__name__, CapacityPipe)
     settings = Settings(items=3000, capacity=64, batch=16, samples=5, timeout=10.0)
-    names = ["same-loop", "unbounded-same-loop", "thread-to-asyncio", "unbounded-thread-to-asyncio"]
+    names = [
+        "same-loop",
+        "unbounded-same-loop",
+        "thread-to-asyncio",
+        "unbounded-thread-to-asyncio",
+        "thread-to-thread",
+        "unbounded-thread-to-thread",
+    ]
     suite = _asyncio_suite(names, subject, settings, repeat=1)
     CapacityPipe.opened = []
     for _ in suite.run():
@@ -433,7 +458,7 @@ def test_the_unbounded_workloads_open_an_unbounded_channel(chan_module):
     for cell in suite.cells:
         assert cell.error is None, cell
         assert len(cell.runs) == 1 and cell.runs[0] > 0
-    assert CapacityPipe.opened == [(64, 64), (None, None)] * 2
+    assert CapacityPipe.opened == [(64, 64), (None, None)] * 3
     # A channel whose pipe opens no unbounded channel sits them out.
     peers = _benchmark_module("peers")
     for name in names:
@@ -547,7 +572,7 @@ def test_scaling_counts_every_item():
         (r["kind"], r["channel"], r["producers"], r["consumer"], r["batched"]): r
         for r in doc["results"]
     }
-    channels = ["c", "py", "queue-queue"]
+    channels = ["c", "py", "queue-queue", "queue-simple"]
     if HAS_AIOLOGIC:
         channels += ["aiologic-queue", "aiologic-simple"]
     else:
@@ -557,13 +582,17 @@ def test_scaling_counts_every_item():
             for consumer in ("thread", "asyncio"):
                 for batched in (False, True):
                     key = ("scaling", channel, producers, consumer, batched)
-                    if consumer == "asyncio" and channel == "queue-queue":
-                        assert key not in found  # queue.Queue cannot be awaited
+                    if consumer == "asyncio" and channel.startswith("queue-"):
+                        assert key not in found  # queue's queues cannot be awaited
                         continue
                     result = found[key]
                     assert result["error"] is None, result
                     assert result["median"] > 0 and len(result["runs"]) == 1
                     assert result["per_item"] == (batched and channel not in ("c", "py"))
+                    assert result["bounded"] == (not channel.endswith("-simple"))
+                    # ringchan counts its wake-ups; the others do not.
+                    counted = result["wakeups_per_1000"]
+                    assert (counted is not None) == (channel in ("c", "py")), result
     pipeline = {r["channel"] for r in doc["results"] if r["kind"] == "pipeline"}
     # A free-threaded build also measures C with the GIL forced on.
     forced = {"c-gil"} if interpreter["free_threaded"] else set()
@@ -924,6 +953,7 @@ def test_the_aiologic_pipes_move_every_item(key):
         "thread-to-asyncio",
         "4-threads-to-asyncio",
         "thread-to-thread",
+        "2-threads-to-thread",
         "batches",
         "pair",
         "latency",
@@ -938,13 +968,41 @@ def test_the_aiologic_pipes_move_every_item(key):
     assert subject.bounded == (key == "aiologic-queue")
 
 
+class ProbedSuite(Suite):
+    """Keeps, for each cell, the items and rate of every run that sized it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.probes: dict[str, list[tuple[int, float]]] = {}
+        self._sizing: list[tuple[int, float]] | None = None
+
+    def _size(self, cell: Any, duration: float) -> None:
+        self._sizing = self.probes.setdefault(cell.workload.name, [])
+        try:
+            super()._size(cell, duration)
+        finally:
+            self._sizing = None
+
+    def _measure(self, cell: Any, settings: Settings) -> Measurement:
+        measured = super()._measure(cell, settings)
+        if self._sizing is not None:
+            self._sizing.append((settings.items, measured.figure))
+        return measured
+
+
 def test_sizing_gives_each_cell_the_items_of_its_duration(chan_module):
     subject = Subject("x", "x", chan_module.__name__, RingchanPipe)
     settings = Settings(
         items=50_000, capacity=64, batch=16, samples=5, timeout=10.0, duration=0.002
     )
     names = ["same-loop", "batches", "pair", "latency"]
-    suite = _asyncio_suite(names, subject, settings, repeat=2)
+    suite = ProbedSuite(
+        [WORKLOADS[name] for name in names],
+        [subject],
+        {"asyncio": loop_factory("asyncio")},
+        settings,
+        repeat=2,
+    )
     progress = io.StringIO()
     for _ in suite.run(Progress(progress, suite.total())):
         pass
@@ -953,17 +1011,110 @@ def test_sizing_gives_each_cell_the_items_of_its_duration(chan_module):
     # Sizing runs are not counted among the measurements.
     assert len([line for line in lines if line.startswith("[")]) == suite.total()
     found = {cell.workload.name: cell for cell in suite.cells}
+    least = SIZING_CAPACITIES * 64
+    assert least > SIZING_START
     for name in ("same-loop", "batches", "pair"):
         cell = found[name]
         assert cell.error is None, cell
         # At least twenty times the capacity of 64, so that the channel is full
-        # for most of a measurement.
-        assert SIZING_CAPACITIES * 64 <= cell.settings.items <= 50_000
-        assert SIZING_CAPACITIES * 64 > SIZING_START
+        # for most of a measurement, and never more than --items.
+        assert least <= cell.settings.items <= 50_000
         assert cell.to_json()["items"] == cell.settings.items
         assert len(cell.runs) == 2
-    # A latency has samples, not items: left as it is.
+        # The items follow from the cell's own sizing runs, whatever their
+        # speed: the first sends the fewest; each next one is sized from the
+        # last one's rate; they stop once one lasts half the duration (or
+        # sends the most); the fastest rate seen sets the cell's items.
+        probes = suite.probes[name]
+        assert probes[0][0] == least
+        for (items, rate), (following, _) in itertools.pairwise(probes):
+            assert items / rate < 0.001 and items < 50_000
+            assert following == min(50_000, max(2 * items, round(rate * 0.001)))
+        last_items, last_rate = probes[-1]
+        assert last_items / last_rate >= 0.001 or last_items == 50_000
+        fastest = max(rate for _, rate in probes)
+        assert cell.settings.items == min(50_000, max(least, round(fastest * 0.002)))
+    # A latency has samples, not items: left as it is, and never sized.
     assert found["latency"].settings.items == 50_000
-    # The batches move many more items per second than one at a time: in the
-    # same duration, more items (if not both at the most).
-    assert found["batches"].settings.items >= found["same-loop"].settings.items
+    assert suite.probes["latency"] == []
+
+
+class CountingPipe(RingchanPipe):
+    """Reports fixed counters: 3 wake-ups over 1,500 items."""
+
+    def wakeups(self) -> tuple[int, int]:
+        return 3, 1500
+
+
+def test_wakeups_per_thousand_items_flow_from_the_channel_into_the_results(chan_module):
+    settings = Settings(items=1500, capacity=64, batch=16, samples=5, timeout=10.0)
+    counting = Subject("x", "x", chan_module.__name__, CountingPipe)
+    plain = Subject("y", "y", chan_module.__name__, RingchanPipe)
+    suite = Suite(
+        [WORKLOADS["thread-to-thread"], WORKLOADS["pair"]],
+        [counting, plain],
+        {},
+        settings,
+        repeat=2,
+    )
+    for _ in suite.run():
+        pass
+    found = {(cell.workload.name, cell.subject.key): cell.to_json() for cell in suite.cells}
+    # The figure is the pipe's counters, read once the run is over.
+    assert found[("thread-to-thread", "x")]["wakeups_per_1000"] == [2.0, 2.0]
+    # ringchan's own: a thread alone with its channel wakes nobody.
+    assert found[("pair", "y")]["wakeups_per_1000"] == [0.0, 0.0]
+    counted = found[("thread-to-thread", "y")]["wakeups_per_1000"]
+    assert len(counted) == 2 and all(figure >= 0 for figure in counted)
+    # A pipe that counts nothing has none, rather than a zero.
+    peers = _benchmark_module("peers")
+    queue_subject = peers.PEERS["queue-simple"]
+    assert not queue_subject.bounded
+    suite = Suite([WORKLOADS["2-threads-to-thread"]], [queue_subject], {}, settings, repeat=1)
+    for _ in suite.run():
+        pass
+    [cell] = suite.cells
+    assert cell.error is None and cell.runs[0] > 0
+    assert cell.to_json()["wakeups_per_1000"] is None
+
+
+def test_the_report_holds_the_handoff_targets_and_the_wakeups_of_the_results():
+    report = _benchmark_module("report")
+    outcome = _benchmark_module("outcome")
+    scaling_report = _benchmark_module("scaling_report")
+    doc = _synthetic(
+        [
+            _result("same-loop", "c", "ringchan C", "asyncio", [10e6] * 5),
+            _result("thread-to-asyncio", "c", "ringchan C", "asyncio", [5e6] * 5),
+            _result("latency", "c", "ringchan C", "asyncio", [30e-6] * 5),
+        ]
+    )
+    doc["settings"]["loops"] = ["asyncio"]
+    doc["results"][1]["wakeups_per_1000"] = [1.95] * 5
+    judged = {o.text: o for o in report.outcomes(doc)}
+    # A ratio between two workloads of the same rounds: a thread's handoff to
+    # the loop against a task's.
+    handoff = judged[
+        "1 thread `blocking_send` → asyncio, vs same loop `await tx.send` → `async for`"
+    ]
+    assert (handoff.verdict, handoff.measured, handoff.bound) == (
+        outcome.NOT_MET,
+        "0.50x",
+        "≥ 0.8x",
+    )
+    # The latency's bound is a figure, not a ratio: 10% over the baseline.
+    [latency] = [o for o in judged.values() if "lone item" in o.text]
+    assert (latency.verdict, latency.measured, latency.bound) == (outcome.MET, "30.0µs", "≤ 33.7µs")
+    # Retired: C against the pure twin on batches, the pipeline against serial.
+    assert not any(t.workload == "batches" and t.other == "py" for t in report.TARGETS)
+    assert not any(t.other == "serial" for t in scaling_report.TARGETS)
+    text = report.markdown(doc, None, "No chart.", {})
+    assert "### Wake-ups per 1,000 items\n" in text
+    assert "| thread-to-asyncio (asyncio) | 1.95 |" in text
+    # Results from before the wake-ups were counted render without the table.
+    del doc["results"][1]["wakeups_per_1000"]
+    assert "Wake-ups per 1,000 items" not in report.markdown(doc, None, "No chart.", {})
+    assert outcome.wakeups_text(0) == "0"
+    assert outcome.wakeups_text(0.0037759) == "0.00378"
+    assert outcome.wakeups_text(1.953897) == "1.95"
+    assert outcome.wakeups_text(1000.0) == "1,000"
