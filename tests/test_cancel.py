@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 import time
 
 import pytest
@@ -90,9 +91,12 @@ def test_wait_for_timeouts_on_recv_lose_nothing_from_a_thread(chan_module, run, 
                     time.sleep(0.002)  # let some receives time out
 
     async def main():
-        producer = spawn(produce)
         got = []
-        timeouts = 0
+        # One receive times out whatever the machine's speed: nothing sends yet.
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(rx.recv(), 0.0005)
+        timeouts = 1
+        producer = spawn(produce)
         while True:
             try:
                 got.append(await asyncio.wait_for(rx.recv(), 0.0005))
@@ -120,9 +124,12 @@ def test_wait_for_timeouts_on_recv_many_lose_nothing(chan_module, run):
                     await asyncio.sleep(0.001)
 
     async def main():
-        producer = asyncio.ensure_future(produce())
         got = []
-        timeouts = 0
+        # One receive times out whatever the machine's speed: nothing sends yet.
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(rx.recv_many(5), 0.0002)
+        timeouts = 1
+        producer = asyncio.ensure_future(produce())
         while True:
             try:
                 got.extend(await asyncio.wait_for(rx.recv_many(5), 0.0002))
@@ -265,8 +272,12 @@ def test_woken_sender_cancelled_receiver_in_thread(chan_module, run, spawn):
     """Wake-ups come from another thread; sends time out at random points."""
     producers, per_producer = 4, 300
     tx, rx = chan_module.channel(2)
+    # The consumer starts once a send has timed out, which the full channel
+    # makes certain whatever the machine's speed.
+    timed_out = threading.Event()
 
     def consume():
+        assert timed_out.wait(WAIT)
         got = []
         for item in rx:
             got.append(item)
@@ -287,6 +298,7 @@ def test_woken_sender_cancelled_receiver_in_thread(chan_module, run, spawn):
                         break
                     except asyncio.TimeoutError:
                         timeouts += 1  # not sent: send it again
+                        timed_out.set()
                         timeout *= 2  # back off, so progress is certain
         return timeouts
 
@@ -306,6 +318,9 @@ def test_woken_sender_cancelled_receiver_in_thread(chan_module, run, spawn):
 def test_blocking_send_timeouts_mean_not_sent(chan_module, run, spawn):
     n = 2_000
     tx, rx = chan_module.channel(2)
+    # The consumer starts once a send has timed out, which the full channel
+    # makes certain whatever the machine's speed.
+    timed_out = threading.Event()
 
     def produce():
         timeouts = 0
@@ -319,11 +334,13 @@ def test_blocking_send_timeouts_mean_not_sent(chan_module, run, spawn):
                     except TimeoutError as exc:
                         assert exc.item == i
                         timeouts += 1
+                        timed_out.set()
                         timeout *= 2
         return timeouts
 
     async def main():
         producer = spawn(produce)
+        assert await asyncio.to_thread(timed_out.wait, WAIT)
         got = []
         async for item in rx:
             got.append(item)
