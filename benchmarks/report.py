@@ -637,7 +637,7 @@ def markdown(
         f"- Machine: {machine['cpu']}, {machine['cpus']} logical CPUs; {machine['platform']}",
         f"- Python: {machine['python']} ({machine['implementation']})",
         f"- Versions: {_versions(doc, extra_versions)}; asyncio.Queue, queue.Queue, "
-        "deque and call_soon_threadsafe from the Python standard library",
+        "queue.SimpleQueue, deque and call_soon_threadsafe from the Python standard library",
         f"- Settings: capacity {settings['capacity']}, {_items_text(doc)}, batches of "
         f"{settings['batch']}, {settings['samples']} latency samples; "
         f"{settings['repeat']} rounds, each measuring every channel of a workload once, "
@@ -662,8 +662,11 @@ def markdown(
         "implementation, measured in the same rounds; an overhead in % is its extra "
         "cost per item.  So do the unbounded channel's: `unbounded_channel()` against "
         f"the bounded channel (capacity {settings['capacity']:,}) on the same workload, "
-        "measured in the same rounds; and its memory, once a burst has drained "
-        "(see Heap), a single measurement each.",
+        "measured in the same rounds (thread to thread, the bounded channel against "
+        "it); and its memory, once a burst has drained (see Heap), a single "
+        "measurement each.  So does the handoff from a thread to the loop: "
+        "thread-to-asyncio against same-loop, measured in the same rounds.  The "
+        "latency's bound is a figure, not a ratio, the rounds' own medians its spread.",
         "",
         _table(
             ["target", "loop", "measured", "spread (IQR)", "target", "verdict"],
