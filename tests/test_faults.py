@@ -30,6 +30,8 @@ from support import WAIT
 from test_stress import run_traffic
 from traffic import Noise
 
+from ringchan import Closed
+
 
 class Faults:
     """Makes loops whose ``call_soon_threadsafe`` raises *error* on every
@@ -309,6 +311,69 @@ def test_blocking_send_that_gets_in_after_parking_is_not_failed_by_a_close(
         loop.close()
     assert drained == ["filler"]
     assert tx.is_closed
+    assert unraisable and all(type(e) is MemoryError for e in unraisable)
+
+
+@pytest.mark.parametrize("way", ["blocking_send", "blocking_send_many"])
+def test_receiver_closed_while_a_send_registers_fails_the_send(
+    chan_module: Any, loop_factory: Any, spawn: Any, unraisable: list[BaseException], way: str
+) -> None:
+    """A receiver closed and drained between a blocking send's registration
+    and its second look: the send fails with Closed and its item never
+    enters the channel, although its second look finds room.
+
+    The push itself refuses after the close (no flag checked beforehand can
+    be stale), so this is the linearization of a close and a push, with the
+    steps ordered by the loop's Python code: the receiver's wake-ups fail, so
+    it stays registered and owed, and the send, once queued, wakes it; that
+    wake-up closes and drains the channel, on the sending thread."""
+    tx, rx = chan_module.channel(1)
+    loop = loop_factory()
+    real = loop.call_soon_threadsafe
+    drained: list[Any] = []
+    phase = ["fill"]
+
+    def call_soon_threadsafe(*args: Any, **kwargs: Any) -> Any:
+        if phase[0] == "send":
+            phase[0] = "closed"
+            rx.close()
+            drained.append(rx.try_recv())  # room for the send's second look
+        if phase[0] == "closed":
+            return real(*args, **kwargs)
+        raise MemoryError("injected by the test")
+
+    loop.call_soon_threadsafe = call_soon_threadsafe  # type: ignore[method-assign]
+
+    def send() -> Any:
+        tx.try_send("filler")  # both wake-ups fail: the receiver stays owed
+        phase[0] = "send"
+        with pytest.raises(Closed) as refused:
+            if way == "blocking_send":
+                tx.blocking_send("late", timeout=WAIT)
+            else:
+                tx.blocking_send_many(["late"], timeout=WAIT)
+        return refused.value
+
+    async def consume() -> Any:
+        got = asyncio.ensure_future(rx.recv())
+        while not rx._parked()[1]:
+            await asyncio.sleep(0)
+        sender = spawn(send)
+        while sender.is_alive():
+            await asyncio.sleep(0.001)
+        with pytest.raises(Closed):
+            await got
+        return sender.join()
+
+    try:
+        refused = loop.run_until_complete(asyncio.wait_for(consume(), WAIT))
+    finally:
+        phase[0] = "closed"
+        rx.close()
+        loop.close()
+    assert drained == ["filler"]
+    assert refused.item == ("late" if way == "blocking_send" else ["late"])
+    assert len(rx) == 0 and rx.stats().sent == 1
     assert unraisable and all(type(e) is MemoryError for e in unraisable)
 
 

@@ -31,7 +31,7 @@ ITEMS_PER_PRODUCER = "5000"
 # for hundreds of blocks, or thousands with the small ones.
 LIST_ITEMS_PER_PRODUCER = "20000"
 # The tests in test_list.c: each prints a line ending in ": ok" once passed.
-LIST_TESTS = 10
+LIST_TESTS = 11
 
 # A sanitizer runtime preloaded into this interpreter (as in a sanitized build
 # of the extension) must not leak into the compiler or the test program.

@@ -29,6 +29,11 @@
  * the next block before that store.  One passed block is kept as a spare
  * for the producers, so that a steady stream allocates nothing.
  *
+ * The close.  The top bit of `tail` refuses every push for good:
+ * rc_list_close sets it by CAS, so a push either claimed its positions
+ * before the close or is refused.  It waits while `tail` rests on a marker,
+ * so that the installer's plain store of `tail` never drops the bit.
+ *
  * Producers may run on any number of threads at once, with or without a
  * GIL.  Pops must be serialized by the caller: there is one consumer at a
  * time.  Positions are 64-bit and never wrap in practice.
@@ -62,6 +67,9 @@
 #error "RC_LIST_LAP must be a power of two, at least 2"
 #endif
 #define RC_LIST_SLOTS (RC_LIST_LAP - 1)
+
+/* The closed bit of tail; positions stay below it. */
+#define RC_LIST_CLOSED (UINT64_C(1) << 63)
 
 #ifndef RC_CACHELINE
 #define RC_CACHELINE 64
@@ -98,10 +106,12 @@ typedef struct {
     char pad_after[RC_CACHELINE - sizeof(rc_atomic_ptr)];
 } rc_list;
 
-/* Items before position pos: one position in each lap is the marker. */
+/* Items before position pos (the closed bit ignored): one position in each
+   lap is the marker. */
 static inline uint64_t
 rc_list_items(uint64_t pos)
 {
+    pos &= ~RC_LIST_CLOSED;
     return pos - pos / RC_LIST_LAP;
 }
 
@@ -265,6 +275,12 @@ rc_list_claim(rc_list *l, size_t n, rc_list_block **block, unsigned *slot)
         unsigned offset = (unsigned)(tail % RC_LIST_LAP);
         uint64_t k = RC_LIST_SLOTS - offset;
         rc_list_block *b;
+        if (tail & RC_LIST_CLOSED) {
+            if (next != NULL) {
+                rc_list_block_put(l, next);
+            }
+            return 0;
+        }
         if (offset == RC_LIST_SLOTS) {
             rc_list_snooze(&spins);
             tail = rc_load_acquire(&l->tail);
@@ -305,8 +321,8 @@ rc_list_claim(rc_list *l, size_t n, rc_list_block **block, unsigned *slot)
 }
 
 /* Appends up to n items (each non-NULL) in order, a run per block, each
-   with one CAS.  Returns how many went in: fewer than n only when a block
-   could not be allocated. */
+   with one CAS.  Returns how many went in: fewer than n only when the list
+   is closed or a block could not be allocated. */
 static inline size_t
 rc_list_push_many(rc_list *l, void *const *items, size_t n)
 {
@@ -328,8 +344,8 @@ rc_list_push_many(rc_list *l, void *const *items, size_t n)
     return done;
 }
 
-/* Appends item (non-NULL).  Returns 1, or 0 when a block could not be
-   allocated: the list is then unchanged. */
+/* Appends item (non-NULL).  Returns 1, or 0 when the list is closed or a
+   block could not be allocated: the list is then unchanged. */
 static inline int
 rc_list_push(rc_list *l, void *item)
 {
@@ -337,7 +353,8 @@ rc_list_push(rc_list *l, void *item)
        registers; the same orders as rc_list_claim and rc_list_push_many. */
     uint64_t tail = rc_load_acquire(&l->tail);
     unsigned offset;
-    while ((offset = (unsigned)(tail % RC_LIST_LAP)) + 1 < RC_LIST_SLOTS) {
+    while (!(tail & RC_LIST_CLOSED)
+           && (offset = (unsigned)(tail % RC_LIST_LAP)) + 1 < RC_LIST_SLOTS) {
         rc_list_block *b = (rc_list_block *)rc_ptr_load_relaxed(&l->tail_block);
         if (rc_cas_acquire(&l->tail, &tail, tail + 1)) {
             rc_ptr_store_release(&b->slots[offset], item);
@@ -438,6 +455,31 @@ rc_list_popped(const rc_list *l)
     return rc_list_items(rc_load_relaxed(&l->head));
 }
 
+/* Refuses every push from now on (see the top of this file). */
+static inline void
+rc_list_close(rc_list *l)
+{
+    uint64_t tail = rc_load_relaxed(&l->tail);
+    unsigned spins = 0;
+    while (!(tail & RC_LIST_CLOSED)) {
+        if (tail % RC_LIST_LAP == RC_LIST_SLOTS) {
+            /* A producer is installing the next block. */
+            rc_list_snooze(&spins);
+            tail = rc_load_relaxed(&l->tail);
+        }
+        else if (rc_cas_relaxed(&l->tail, &tail, tail | RC_LIST_CLOSED)) {
+            break;
+        }
+    }
+}
+
+/* Whether rc_list_close has run. */
+static inline int
+rc_list_closed(const rc_list *l)
+{
+    return (rc_load_relaxed(&l->tail) & RC_LIST_CLOSED) != 0;
+}
+
 /* Calls visit on every published item, oldest first, and stops at the
    first nonzero result, which it returns; 0 otherwise.  No pop may run
    meanwhile.  Pushes may, memory-wise: items claimed before the call and
@@ -453,7 +495,7 @@ static inline int
 rc_list_visit(const rc_list *l, int (*visit)(void *item, void *arg), void *arg)
 {
     uint64_t pos = rc_load_relaxed(&l->head);
-    uint64_t tail = rc_load_acquire(&l->tail);
+    uint64_t tail = rc_load_acquire(&l->tail) & ~RC_LIST_CLOSED;
     const rc_list_block *b = l->head_block;
     for (; pos < tail; pos++) {
         unsigned offset = (unsigned)(pos % RC_LIST_LAP);

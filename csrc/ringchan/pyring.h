@@ -133,7 +133,27 @@ rcpy_buf_popped(const rcpy_buf *b)
     return rcpy_buf_unbounded(b) ? rc_list_popped(b->list) : rc_ring_popped(b->ring);
 }
 
-/* Whether permits have closed a bounded ring's lock-free path (ring.h). */
+/* Refuses every push from now on, lock-free or gated (ring.h, list.h): the
+   point after which no send can succeed. */
+static inline void
+rcpy_buf_close(rcpy_buf *b)
+{
+    if (rcpy_buf_unbounded(b)) {
+        rc_list_close(b->list);
+    }
+    else {
+        rc_ring_close(b->ring);
+    }
+}
+
+/* Whether rcpy_buf_close has run: a refused push was refused for good. */
+static inline int
+rcpy_buf_closed(const rcpy_buf *b)
+{
+    return rcpy_buf_unbounded(b) ? rc_list_closed(b->list) : rc_ring_closed(b->ring);
+}
+
+/* Whether permits have shut a bounded ring's lock-free path (ring.h). */
 static inline int
 rcpy_buf_gated(const rcpy_buf *b)
 {

@@ -25,6 +25,12 @@
  * lock-free push either claimed its position before it (and is counted) or
  * sees it.  Without permits the bit is clear and the fast path pays one test
  * of a value it loads anyway.
+ *
+ * The close.  The next bit of `head` refuses every push, lock-free or
+ * gated, for good: rc_ring_close sets it by CAS, as the gate is set, so a
+ * push either claimed its position before the close or is refused.  A
+ * channel closes its ring when the receiver goes, before it drops what is
+ * buffered, so that no push can land in the ring after that drop.
  */
 #ifndef RINGCHAN_RING_H
 #define RINGCHAN_RING_H
@@ -36,8 +42,10 @@
 
 #define RC_CACHELINE 64
 
-/* The gate bit of head; positions stay below it. */
+/* The gate and closed bits of head; positions stay below both. */
 #define RC_GATE (UINT64_C(1) << 63)
+#define RC_CLOSED (UINT64_C(1) << 62)
+#define RC_FLAGS (RC_GATE | RC_CLOSED)
 
 #if defined(_WIN32)
 #include <malloc.h> /* _aligned_malloc */
@@ -160,14 +168,15 @@ rc_seq_published(uint64_t pos)
     return 2 * pos + 1;
 }
 
-/* Appends item (non-NULL).  Returns 1, or 0 when the ring is full or gated. */
+/* Appends item (non-NULL).  Returns 1, or 0 when the ring is full, gated
+   or closed. */
 static inline int
 rc_ring_push(rc_ring *r, void *item)
 {
     uint64_t pos = rc_load_relaxed(&r->head);
     for (;;) {
         rc_cell *cell;
-        if (pos & RC_GATE) {
+        if (pos & RC_FLAGS) {
             return 0;
         }
         cell = rc_ring_cell(r, pos);
@@ -225,7 +234,8 @@ rc_ring_peek(const rc_ring *r)
 }
 
 /* Appends up to n items (each non-NULL) in order, claiming their positions
-   with one CAS.  Returns how many went in: 0 when the ring is full.
+   with one CAS.  Returns how many went in: 0 when the ring is full, gated
+   or closed.
 
    The consumer frees cells in position order, so when the last cell of a
    run is free for this lap, every cell before it is too; and the acquire
@@ -240,7 +250,7 @@ rc_ring_push_many(rc_ring *r, void *const *items, size_t n)
     for (;;) {
         rc_cell *cell;
         int64_t dif;
-        if (pos & RC_GATE) {
+        if (pos & RC_FLAGS) {
             return 0;
         }
         cell = rc_ring_cell(r, pos);
@@ -304,7 +314,7 @@ static inline uint64_t
 rc_ring_len(const rc_ring *r)
 {
     uint64_t tail = rc_load_relaxed(&r->tail);
-    uint64_t head = rc_load_relaxed(&r->head) & ~RC_GATE;
+    uint64_t head = rc_load_relaxed(&r->head) & ~RC_FLAGS;
     int64_t n = (int64_t)(head - tail);
     if (n < 0) {
         return 0;
@@ -317,7 +327,7 @@ rc_ring_len(const rc_ring *r)
 static inline uint64_t
 rc_ring_pushed(const rc_ring *r)
 {
-    return rc_load_relaxed(&r->head) & ~RC_GATE;
+    return rc_load_relaxed(&r->head) & ~RC_FLAGS;
 }
 
 /* Items popped so far. */
@@ -334,7 +344,7 @@ rc_ring_gated(const rc_ring *r)
     return (rc_load_relaxed(&r->head) & RC_GATE) != 0;
 }
 
-/* Sets the gate; returns the position it closed at.  From then on only
+/* Sets the gate; returns the position it shut at.  From then on only
    rc_ring_push_gated appends, so the count below stays exact while the
    caller's lock is held. */
 static inline uint64_t
@@ -343,7 +353,7 @@ rc_ring_gate(rc_ring *r)
     uint64_t head = rc_load_relaxed(&r->head);
     while (!(head & RC_GATE) && !rc_cas_relaxed(&r->head, &head, head | RC_GATE)) {
     }
-    return head & ~RC_GATE;
+    return head & ~RC_FLAGS;
 }
 
 /* Clears the gate: lock-free pushes resume. */
@@ -362,19 +372,20 @@ static inline uint64_t
 rc_ring_gated_len(const rc_ring *r)
 {
     uint64_t tail = rc_load_acquire(&r->tail);
-    return (rc_load_relaxed(&r->head) & ~RC_GATE) - tail;
+    return (rc_load_relaxed(&r->head) & ~RC_FLAGS) - tail;
 }
 
 /* Appends item through the closed gate.  The caller holds the lock that
    serializes gated pushes and has counted room (rc_ring_gated_len): the
-   cell is then free.  Returns 0 only if that count was wrong. */
+   cell is then free.  Returns 0 if the ring is closed, or if that count
+   was wrong. */
 static inline int
 rc_ring_push_gated(rc_ring *r, void *item)
 {
     uint64_t head = rc_load_relaxed(&r->head);
-    uint64_t pos = head & ~RC_GATE;
+    uint64_t pos = head & ~RC_FLAGS;
     rc_cell *cell = rc_ring_cell(r, pos);
-    if (!(head & RC_GATE) || rc_load_acquire(&cell->seq) != 2 * pos) {
+    if ((head & RC_FLAGS) != RC_GATE || rc_load_acquire(&cell->seq) != 2 * pos) {
         return 0;
     }
     /* No lock-free push claims while the gate is set, and the lock holder
@@ -386,6 +397,22 @@ rc_ring_push_gated(rc_ring *r, void *item)
     cell->item = item;
     rc_store_release(&cell->seq, rc_seq_published(pos));
     return 1;
+}
+
+/* Refuses every push from now on (see the top of this file). */
+static inline void
+rc_ring_close(rc_ring *r)
+{
+    uint64_t head = rc_load_relaxed(&r->head);
+    while (!(head & RC_CLOSED) && !rc_cas_relaxed(&r->head, &head, head | RC_CLOSED)) {
+    }
+}
+
+/* Whether rc_ring_close has run. */
+static inline int
+rc_ring_closed(const rc_ring *r)
+{
+    return (rc_load_relaxed(&r->head) & RC_CLOSED) != 0;
 }
 
 /* Free cells now, as seen by a producer; same caveats as rc_ring_len. */

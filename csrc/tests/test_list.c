@@ -748,6 +748,34 @@ test_spare(uint64_t rounds)
            (unsigned long long)rounds, verdict(before));
 }
 
+/* The close: every push is refused from then on, also at a block's last
+   slot (where the run would allocate), and what was in stays poppable. */
+static void
+test_close(void)
+{
+    int before = failures;
+    rc_list *l = rc_list_new();
+    void *out[RC_LIST_SLOTS + 1];
+    uint64_t i;
+    CHECK(l != NULL);
+    for (i = 0; i + 1 < RC_LIST_SLOTS; i++) {
+        CHECK(rc_list_push(l, item_of(i)) == 1);
+    }
+    CHECK(!rc_list_closed(l));
+    rc_list_close(l);
+    rc_list_close(l); /* idempotent */
+    CHECK(rc_list_closed(l));
+    CHECK(rc_list_push(l, item_of(i)) == 0);
+    CHECK(rc_list_push_many(l, out, 3) == 0);
+    CHECK(rc_list_len(l) == RC_LIST_SLOTS - 1 && rc_list_pushed(l) == RC_LIST_SLOTS - 1);
+    CHECK(rc_list_pop_many(l, out, RC_LIST_SLOTS + 1) == RC_LIST_SLOTS - 1);
+    CHECK(out[0] == item_of(0) && out[RC_LIST_SLOTS - 2] == item_of(RC_LIST_SLOTS - 2));
+    CHECK(rc_list_pop(l) == NULL && rc_list_push(l, item_of(0)) == 0);
+    rc_list_delete(l);
+    CHECK(blocks_held(0) == 0);
+    printf("close: every push refused once closed, what was in kept: %s\n", verdict(before));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -759,6 +787,7 @@ main(int argc, char **argv)
     test_delete_buffered();
     test_burst();
     test_allocation_failure();
+    test_close();
     test_threads(items);
     test_fill(items);
     test_spare(items);

@@ -204,6 +204,39 @@ gate(void)
     return failures != 0;
 }
 
+/* The close, one thread: every kind of push is refused from then on,
+   gated or not, and the positions and the items already in are kept. */
+static int
+close_(void)
+{
+    rc_ring ring;
+    int x = 1, failures = 0;
+    void *items[2] = {&x, &x};
+    if (rc_ring_init(&ring, 4) != 0) {
+        return 1;
+    }
+    failures += !rc_ring_push(&ring, &x) || rc_ring_closed(&ring);
+    failures += rc_ring_gate(&ring) != 1;
+    rc_ring_close(&ring);
+    failures += !rc_ring_closed(&ring) || !rc_ring_gated(&ring);
+    failures += rc_ring_push_gated(&ring, &x) != 0;
+    rc_ring_ungate(&ring);
+    failures += !rc_ring_closed(&ring) || rc_ring_gated(&ring);
+    failures += rc_ring_push(&ring, &x) != 0 || rc_ring_push_many(&ring, items, 2) != 0;
+    failures += rc_ring_len(&ring) != 1 || rc_ring_pushed(&ring) != 1 || rc_ring_room(&ring) != 3;
+    rc_ring_close(&ring); /* idempotent */
+    failures += rc_ring_pop(&ring) != &x || rc_ring_pop(&ring) != NULL;
+    failures += rc_ring_push(&ring, &x) != 0 || rc_ring_popped(&ring) != 1;
+    rc_ring_free(&ring);
+    if (failures) {
+        fprintf(stderr, "close: %d checks failed\n", failures);
+    }
+    else {
+        printf("close: every push refused once closed, what was in kept\n");
+    }
+    return failures != 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -212,6 +245,7 @@ main(int argc, char **argv)
     size_t i;
     int failures = 0;
     failures += gate();
+    failures += close_();
     for (i = 0; i < sizeof(capacities) / sizeof(capacities[0]); i++) {
         failures += run(capacities[i], items);
     }

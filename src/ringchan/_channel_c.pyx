@@ -84,6 +84,8 @@ from ._pyring cimport (
     RCPY_FREE_THREADED,
     rcpy_buf,
     rcpy_buf_clear,
+    rcpy_buf_close,
+    rcpy_buf_closed,
     rcpy_buf_free,
     rcpy_buf_gated,
     rcpy_buf_init,
@@ -519,10 +521,11 @@ cdef class _Core:
         return (owed >> slot) & 1
 
     cdef bint park_tx(self, Sender tx, _Waiter waiter) except -1:
-        """Queue a sender's waiter; False if its sends must fail instead."""
+        """Queue a sender's waiter; False if its sends must fail instead.
+
+        A receiver a failed wake-up left owed is woken once the waiter is
+        queued: whatever it does then, this sender's second look follows."""
         cdef bint refused
-        if self.take_owed(RECEIVER) and self.length():
-            self.wake_rx()
         rcpy_mutex_lock(&self.lock)
         refused = _flag(&tx.closed) or _flag(&self.rx_closed)
         if not refused:
@@ -534,6 +537,12 @@ cdef class _Core:
         if refused:
             return False
         rcpy_fence()
+        try:
+            if self.take_owed(RECEIVER) and self.length():
+                self.wake_rx()
+        except BaseException:
+            self.abandon(waiter)
+            raise
         return True
 
     cdef int park_rx(self, Receiver rx, _Waiter waiter) except -1:
@@ -685,6 +694,9 @@ cdef class _Core:
                 chain = waiter
             waiter = later
         if rc_load_relaxed(&self.senders) == 0:
+            # A send racing the close of its own handle on another thread
+            # is then refused by the buffer, never left behind the end.
+            rcpy_buf_close(&self.buf)
             rx_waiter = self.rx_waiter
             self.rx_waiter = None
             rc_store_release(&self.rx_parked, 0)
@@ -703,6 +715,9 @@ cdef class _Core:
         cdef list closed_waiters
         rcpy_mutex_lock(&self.lock)
         rc_store_release(&self.rx_closed, 1)
+        # Before anything is dropped: a push either got in before this, and
+        # is dropped with the rest, or is refused (ring.h, list.h).
+        rcpy_buf_close(&self.buf)
         chain = self.tx_first
         self.tx_first = None
         self.tx_last = NULL
@@ -902,7 +917,12 @@ cdef class _Op:
                         self.ticket = waiter.ticket
                     else:
                         core.park_rx(self.rx, waiter)
-                    result = self.attempt()
+                    try:
+                        result = self.attempt()
+                    except BaseException:
+                        # Closed since it registered: it waits no more.
+                        core.leave(waiter)
+                        raise
                     if result is not _NOTHING or self.sent != sent:
                         # Work found after all.  A sender passes on a wake-up
                         # it got meanwhile: its items went into room freed
@@ -970,7 +990,8 @@ cdef int _op_step(object obj, PyObject **out) except -1:
     elif op.kind == SEND_ONE:
         tx = op.tx
         core = tx.core
-        if not (_flag(&tx.closed) or _flag(&core.rx_closed)):
+        # The receiver's close is the buffer's to refuse (Sender.push_one).
+        if not _flag(&tx.closed):
             ptr = <PyObject *>op.item
             # The ring's reference is taken before the slot is claimed, so
             # nothing runs between claiming and publishing it.
@@ -1099,16 +1120,33 @@ cdef class Sender(_Handle):
         return None
 
     @cython.final
-    cdef bint push_one(self, object item) except -1:
-        """Enqueue item if there is room; raise Closed if sends must fail."""
+    cdef str closed_refusal(self):
+        """Why the closed buffer refused a push: the flags are read under
+        the mutex, which the close held while it set them."""
         cdef _Core core = self.core
-        if _flag(&self.closed) or _flag(&core.rx_closed):
-            raise Closed(self.refusal(), item)
+        cdef bint own
+        rcpy_mutex_lock(&core.lock)
+        own = _flag(&self.closed) or not _flag(&core.rx_closed)
+        rcpy_mutex_unlock(&core.lock)
+        return _messages.SENDER_CLOSED if own else _messages.RECEIVER_CLOSED
+
+    @cython.final
+    cdef bint push_one(self, object item) except -1:
+        """Enqueue item if there is room; raise Closed if sends must fail.
+
+        The receiver's close is not checked here: the buffer itself refuses
+        every push after it (rcpy_buf_close), which makes the two
+        linearizable."""
+        cdef _Core core = self.core
+        if _flag(&self.closed):
+            raise Closed(_messages.SENDER_CLOSED, item)
         # The reference the ring will own is taken before the slot is claimed,
         # so nothing runs between claiming and publishing it.
         Py_INCREF(item)
         if not rcpy_buf_push(&core.buf, <PyObject *>item):
             Py_DECREF(item)
+            if rcpy_buf_closed(&core.buf):
+                raise Closed(self.closed_refusal(), item)
             if rcpy_buf_gated(&core.buf):
                 # Permits are out: the exact, locked path.
                 return self.push_many([item], 0, True) == 1
@@ -1128,8 +1166,8 @@ cdef class Sender(_Handle):
         """
         cdef _Core core = self.core
         cdef Py_ssize_t pushed
-        if _flag(&self.closed) or _flag(&core.rx_closed):
-            raise Closed(self.refusal(), items[0] if single else items[start:])
+        if _flag(&self.closed):
+            raise Closed(_messages.SENDER_CLOSED, items[0] if single else items[start:])
         with cython.critical_section(items):
             while True:
                 pushed = rcpy_buf_push_list(&core.buf, items, start)
@@ -1138,6 +1176,9 @@ cdef class Sender(_Handle):
                 pushed = core.push_gated(items, start)
                 if pushed >= 0:
                     break
+        if not pushed and rcpy_buf_closed(&core.buf):
+            # As in push_one: the buffer refuses every push after a close.
+            raise Closed(self.closed_refusal(), items[0] if single else items[start:])
         if not pushed and rcpy_buf_unbounded(&core.buf) and start < len(items):
             raise MemoryError("cannot grow the unbounded channel: the items were not sent")
         if pushed:
@@ -1366,7 +1407,11 @@ cdef class Sender(_Handle):
                 continue  # the next push raises Closed
             ticket = waiter.ticket
             before = sent
-            sent += self.push_many(items, sent, single)
+            try:
+                sent += self.push_many(items, sent, single)
+            except BaseException:
+                core.leave(waiter)  # closed since it registered
+                raise
             if sent == total or sent != before:
                 core.abandon(waiter)  # passes on a wake-up it got meanwhile: see _Op.step
                 if sent == total:

@@ -21,6 +21,8 @@ cdef extern from "ringchan/pyring.h" nogil:
     uint64_t rcpy_buf_pushed(const rcpy_buf *b)
     uint64_t rcpy_buf_popped(const rcpy_buf *b)
     bint rcpy_buf_gated(const rcpy_buf *b)
+    void rcpy_buf_close(rcpy_buf *b)
+    bint rcpy_buf_closed(const rcpy_buf *b)
 
     # A C constant: 1 on a free-threaded build (no GIL), else 0.
     bint RCPY_FREE_THREADED
