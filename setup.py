@@ -48,7 +48,9 @@ def extensions():
         include_dirs=["csrc"],
         depends=[
             "csrc/ringchan/atomic.h",
+            "csrc/ringchan/backoff.h",
             "csrc/ringchan/list.h",
+            "csrc/ringchan/park.h",
             "csrc/ringchan/ring.h",
             "csrc/ringchan/pyawait.h",
             "csrc/ringchan/pyloop.h",

@@ -281,6 +281,26 @@ def test_blocked_thread_does_not_burn_cpu(chan_module, spawn):
     assert empty_tx.capacity == full_rx.capacity == 1  # both kept open throughout
 
 
+def test_parked_threads_cost_no_cpu_while_nothing_moves(chan_module, spawn):
+    """A receiver and a sender, each parked for a second with no timeout,
+    add less than 5% of a core: their spin before sleeping is bounded."""
+    full_tx, full_rx = chan_module.channel(1)
+    full_tx.try_send("fill")
+    empty_tx, empty_rx = chan_module.channel(1)
+    receiver = spawn(empty_rx.blocking_recv)
+    sender = spawn(full_tx.blocking_send, "late")
+    wait_until(lambda: empty_rx._parked()[1] and full_rx._parked()[0] == 1)
+    start = time.process_time()
+    time.sleep(1.0)
+    cpu = time.process_time() - start
+    empty_tx.try_send("item")
+    assert full_rx.try_recv() == "fill"
+    assert receiver.join() == "item"
+    sender.join()
+    assert full_rx.try_recv() == "late"
+    assert cpu < 0.05, f"{cpu:.3f} s of CPU in a second with both sides parked"
+
+
 # --- blocking calls refuse to freeze a running loop --------------------------
 
 

@@ -47,6 +47,7 @@
 #include <string.h>
 
 #include "atomic.h"
+#include "backoff.h"
 
 /* Blocks go through these so that an embedder's allocator (Python's, which
    tracemalloc traces) serves them.  Any alignment that suits a pointer
@@ -73,17 +74,6 @@
 
 #ifndef RC_CACHELINE
 #define RC_CACHELINE 64
-#endif
-
-#if defined(_WIN32)
-/* The SDK's declaration, made here so as not to bring <windows.h> and its
-   macros into every file that includes this one. */
-__declspec(dllimport) int __stdcall SwitchToThread(void);
-#else
-#include <sched.h>
-#endif
-#if defined(_MSC_VER) && !defined(__clang__)
-#include <intrin.h>
 #endif
 
 typedef struct rc_list_block {
@@ -113,37 +103,6 @@ rc_list_items(uint64_t pos)
 {
     pos &= ~RC_LIST_CLOSED;
     return pos - pos / RC_LIST_LAP;
-}
-
-/* The wait for a producer that is installing the next block: pauses first,
-   since that is three stores; then yields, in case it was preempted there. */
-static inline void
-rc_list_snooze(unsigned *spins)
-{
-    if (*spins < 6) {
-        unsigned i;
-        for (i = 0; i < (1u << *spins); i++) {
-#if defined(_MSC_VER) && !defined(__clang__)
-#if defined(_M_ARM64) || defined(_M_ARM64EC)
-            __yield();
-#else
-            _mm_pause();
-#endif
-#elif defined(__x86_64__) || defined(__i386__)
-            __builtin_ia32_pause();
-#elif defined(__aarch64__) || defined(__arm__)
-            __asm__ __volatile__("yield");
-#endif
-        }
-        (*spins)++;
-    }
-    else {
-#if defined(_WIN32)
-        SwitchToThread();
-#else
-        sched_yield();
-#endif
-    }
 }
 
 /* Empties a block that no other thread can reach.  Zero bytes are NULL
@@ -282,7 +241,7 @@ rc_list_claim(rc_list *l, size_t n, rc_list_block **block, unsigned *slot)
             return 0;
         }
         if (offset == RC_LIST_SLOTS) {
-            rc_list_snooze(&spins);
+            rc_snooze(&spins);
             tail = rc_load_acquire(&l->tail);
             continue;
         }
@@ -464,7 +423,7 @@ rc_list_close(rc_list *l)
     while (!(tail & RC_LIST_CLOSED)) {
         if (tail % RC_LIST_LAP == RC_LIST_SLOTS) {
             /* A producer is installing the next block. */
-            rc_list_snooze(&spins);
+            rc_snooze(&spins);
             tail = rc_load_relaxed(&l->tail);
         }
         else if (rc_cas_relaxed(&l->tail, &tail, tail | RC_LIST_CLOSED)) {

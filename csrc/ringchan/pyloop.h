@@ -23,6 +23,35 @@ static PyObject *rcpy_running_loop_self = NULL;
    calls come from such threads, so they are answered without the call. */
 #define RCPY_LOOP_KEY "__asyncio_running_event_loop__"
 static PyObject *rcpy_loop_key = NULL;
+
+/* The last answer in this thread, and the state of the thread-state dict
+   it was read from: setting or clearing the running loop stores a new
+   value under the key, which changes the dict's version tag, and every
+   dict gets a tag of its own from a global counter, so an unchanged
+   (dict, tag) pair means an unchanged answer.  A thread calling in a loop
+   then pays a compare, not a dict lookup, per call. */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define RCPY_THREAD_LOCAL __declspec(thread)
+#else
+#define RCPY_THREAD_LOCAL _Thread_local
+#endif
+static RCPY_THREAD_LOCAL PyObject *rcpy_loop_dict = NULL;
+static RCPY_THREAD_LOCAL uint64_t rcpy_loop_dict_tag = 0;
+static RCPY_THREAD_LOCAL int rcpy_loop_answer = 0;
+
+/* ma_version_tag is deprecated in 3.12, not gone. */
+static inline uint64_t
+rcpy_dict_tag(PyObject *dict)
+{
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+    return ((PyDictObject *)dict)->ma_version_tag;
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+}
 #endif
 
 /* getter: asyncio._get_running_loop; a reference is kept for good. */
@@ -62,13 +91,23 @@ rcpy_loop_running(void)
     PyObject *loop;
     int running;
 #if PY_VERSION_HEX < 0x030D0000
+    PyObject *dict = NULL;
+    uint64_t tag = 0;
     if (rcpy_loop_key != NULL) {
-        PyObject *dict = PyThreadState_GetDict();
+        dict = PyThreadState_GetDict();
         if (dict == NULL) {
             return 0;
         }
+        tag = rcpy_dict_tag(dict);
+        if (dict == rcpy_loop_dict && tag == rcpy_loop_dict_tag) {
+            return rcpy_loop_answer;
+        }
         if (PyDict_GetItemWithError(dict, rcpy_loop_key) == NULL) {
-            return PyErr_Occurred() ? -1 : 0;
+            if (PyErr_Occurred()) {
+                return -1;
+            }
+            running = 0;
+            goto answer;
         }
     }
 #endif
@@ -78,6 +117,14 @@ rcpy_loop_running(void)
     }
     running = loop != Py_None;
     Py_DECREF(loop);
+#if PY_VERSION_HEX < 0x030D0000
+answer:
+    if (dict != NULL) {
+        rcpy_loop_dict = dict;
+        rcpy_loop_dict_tag = tag;
+        rcpy_loop_answer = running;
+    }
+#endif
     return running;
 }
 

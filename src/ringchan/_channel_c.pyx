@@ -39,6 +39,24 @@ if that second look finds work.  The other side publishes to the ring first,
 then (after the same barrier) reads the parked flag.  Of two threads each
 storing then loading, at least one sees the other's store.
 
+A close and a push are linearizable: the receiver's close (and the last
+sender's) sets a closed bit in the buffer's own position word, by CAS, under
+the mutex and before anything buffered is dropped, and every push refuses
+once it sees it.  A push therefore either claimed its slot before the close
+or fails with Closed; the hot path reads no closed flag of the receiver.
+
+A parked thread spins a moment before it sleeps on its lock, and with a GIL
+once more after its wake-up, for its waker to park and let the GIL go
+(park.h): a handoff between two threads then costs no system call on
+either side.  Each spin is bounded and adapts, per channel, to whether it
+paid off recently; a wake-up is never delayed by it, and a thread whose
+waker does not answer sleeps as before.  Measured on the thread-to-thread
+workload with a capacity of 1,024 (CPython 3.11, 2 cores): the futex calls
+per run of 400,000 items fell from about 1,570 to about 30, and the
+throughput rose by about a third.  What remains under a GIL is the cache
+traffic of each full ring moving between the two cores: pinned to one
+core, the same run moves about twice as many items a second.
+
 A wake-up is a Python call (``loop.call_soon_threadsafe``) and can raise.
 The operation that issues it has already moved its items, so it succeeds
 all the same: the wake-up is tried once more; if that fails too, the waiter
@@ -73,6 +91,7 @@ from ._atomic cimport (
     rc_store_relaxed,
     rc_store_release,
 )
+from ._park cimport rcpy_spin_acquire, rcpy_spin_until_parked
 from ._pyawait cimport rcpy_install_step
 from ._pyloop cimport (
     rcpy_loop_running,
@@ -251,14 +270,25 @@ cdef bint _dead(_Waiter waiter) except -1:
     return waiter.lock == NULL and waiter.loop.is_closed()
 
 
-cdef int _wait(_Waiter waiter, double deadline) except -1:
+cdef int _wait(_Waiter waiter, double deadline, _Core core, bint sender) except -1:
     """Block with the GIL released: 1 once woken, 0 at the deadline (< 0: none).
 
-    Signals are handled while waiting, so Ctrl-C interrupts the main thread.
+    A short spin comes first, and with a GIL another once woken, for the
+    waker (the other side) to park (park.h), their lengths adapted per
+    channel.  Signals are handled while sleeping, so Ctrl-C interrupts the
+    main thread.
     """
     cdef PyThread_type_lock lock = waiter.lock
     cdef long long microseconds
     cdef PyLockStatus status
+    cdef bint woken
+    cdef rc_atomic_u64 *waker_parked = &core.rx_parked if sender else &core.tx_parked
+    with nogil:
+        woken = rcpy_spin_acquire(lock, &core.spin)
+        if woken and not RCPY_FREE_THREADED:
+            rcpy_spin_until_parked(waker_parked, &core.spin_gil)
+    if woken:
+        return 1
     while True:
         if deadline < 0:
             microseconds = -1
@@ -266,6 +296,8 @@ cdef int _wait(_Waiter waiter, double deadline) except -1:
             microseconds = <long long>(max(deadline - monotonic(), 0.0) * 1e6)
         with nogil:
             status = PyThread_acquire_lock_timed(lock, microseconds, 1)
+            if status == PY_LOCK_ACQUIRED and not RCPY_FREE_THREADED:
+                rcpy_spin_until_parked(waker_parked, &core.spin_gil)
         if status == PY_LOCK_ACQUIRED:
             return 1
         if status == PY_LOCK_FAILURE:
@@ -345,6 +377,10 @@ cdef class _Core:
     # as a hint (room); the ring is gated while it is not 0.
     cdef rc_atomic_u64 reserved
     cdef rc_atomic_u64 weak_senders  # WeakSender handles alive
+    # How long a parked thread spins before it sleeps, and (with a GIL)
+    # once woken before it asks for the GIL: park.h's estimates.
+    cdef rc_atomic_u64 spin
+    cdef rc_atomic_u64 spin_gil
 
     def __cinit__(self, Py_ssize_t capacity):
         """A bounded channel's core, or an unbounded one's for capacity 0."""
@@ -1427,7 +1463,7 @@ cdef class Sender(_Handle):
         unregistered either way, a wake-up got meanwhile passed on."""
         cdef _Core core = self.core
         try:
-            woken = _wait(waiter, deadline)
+            woken = _wait(waiter, deadline, core, True)
         except BaseException:
             core.abandon(waiter)
             raise
@@ -1738,7 +1774,7 @@ cdef class Receiver(_Handle):
                 result = self.take(mode, max_items)
                 if result is not _NOTHING:
                     return result
-                woken = _wait(waiter, deadline)
+                woken = _wait(waiter, deadline, core, False)
             finally:
                 core.leave(waiter)
             if not woken:
