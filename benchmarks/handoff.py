@@ -10,6 +10,7 @@ GIL-on rows.
 
     python benchmarks/handoff.py                 # 5 rounds of 400,000 items
     python benchmarks/handoff.py --rounds 9 --items 1000000
+    python benchmarks/handoff.py --python old/bin/python --python new/bin/python
 
 The figures are not written anywhere: the report's runner is compare.py.
 """
@@ -24,7 +25,6 @@ import queue
 import statistics
 import subprocess
 import sys
-import sysconfig
 import threading
 import time
 from collections.abc import Callable
@@ -33,20 +33,18 @@ CAPACITY = 1024
 _DONE = object()
 
 
-def _free_threaded() -> bool:
-    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
-
-
 def _wakeups(rx: object) -> int:
     return int(rx.stats().wakeups)  # type: ignore[attr-defined]
 
 
-def ringchan_threads(items: int, producers: int, unbounded: bool) -> tuple[float, float]:
+def ringchan_threads(
+    items: int, producers: int, unbounded: bool, capacity: int = CAPACITY
+) -> tuple[float, float]:
     """Producer threads ``blocking_send``, a consumer thread ``for item in rx``:
     (seconds, wake-ups per 1,000 items)."""
     import ringchan
 
-    tx, rx = ringchan.unbounded_channel() if unbounded else ringchan.channel(CAPACITY)
+    tx, rx = ringchan.unbounded_channel() if unbounded else ringchan.channel(capacity)
     share = items // producers
 
     def produce(sender: object) -> None:
@@ -209,6 +207,42 @@ def aiologic_to_loop(items: int) -> tuple[float, float]:
     return seconds, 0.0
 
 
+def on_one_core(measure: Callable[[], tuple[float, float]]) -> tuple[float, float]:
+    """measure() with this thread, and the threads it starts, on one core:
+    what the handoff costs when the two sides share one core's caches."""
+    everywhere = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(everywhere)})
+    try:
+        return measure()
+    finally:
+        os.sched_setaffinity(0, everywhere)
+
+
+def lock_ping_pong(cycles: int) -> float:
+    """Seconds per park/wake cycle with nothing of ringchan's in it: two
+    threads handing a turn back and forth through two locks, each side
+    parking until the other wakes it, as the two sides of a full and then
+    empty channel do once per capacity's worth of items."""
+    mine, theirs = threading.Lock(), threading.Lock()
+    mine.acquire()
+    theirs.acquire()
+
+    def other() -> None:
+        for _ in range(cycles):
+            theirs.acquire()
+            mine.release()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    start = time.perf_counter()
+    for _ in range(cycles):
+        theirs.release()
+        mine.acquire()
+    seconds = time.perf_counter() - start
+    thread.join()
+    return seconds / cycles
+
+
 def workloads(items: int) -> dict[str, Callable[[], tuple[float, float]]]:
     """Name → a measurement of (seconds, wake-ups per 1,000 items)."""
     found = {
@@ -220,7 +254,12 @@ def workloads(items: int) -> dict[str, Callable[[], tuple[float, float]]]:
         "1→asyncio ringchan": lambda: ringchan_to_loop(items, 1),
         "4→asyncio ringchan": lambda: ringchan_to_loop(items, 4),
         "same-loop ringchan": lambda: ringchan_same_loop(items),
+        "1→1 ringchan, capacity 65,536": lambda: ringchan_threads(items, 1, False, 65536),
     }
+    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1:
+        found["1→1 ringchan, one core"] = lambda: on_one_core(
+            lambda: ringchan_threads(items, 1, False)
+        )
     try:
         import aiologic  # noqa: F401
     except ImportError:
@@ -236,7 +275,12 @@ def one_round(items: int) -> dict[str, tuple[float, float]]:
     for name, measure in workloads(items).items():
         seconds, wakeups = measure()
         out[name] = (items / seconds, wakeups)
+    out[FLOOR] = (lock_ping_pong(max(items // CAPACITY, 100)) * 1e6, 0.0)
     return out
+
+
+#: Not a rate: microseconds per bare park/wake cycle (lock_ping_pong).
+FLOOR = "bare park/wake cycle, µs"
 
 
 RATIOS = [
@@ -244,6 +288,8 @@ RATIOS = [
     ("2→1, ringchan vs SimpleQueue", "2→1 ringchan", "2→1 SimpleQueue"),
     ("1→1, bounded vs unbounded ringchan", "1→1 ringchan", "1→1 ringchan unbounded"),
     ("1→asyncio vs same-loop, ringchan", "1→asyncio ringchan", "same-loop ringchan"),
+    ("1→1 ringchan, one core vs two", "1→1 ringchan, one core", "1→1 ringchan"),
+    ("1→1 ringchan, capacity 65,536 vs 1,024", "1→1 ringchan, capacity 65,536", "1→1 ringchan"),
     (
         "1→asyncio, ringchan vs aiologic.SimpleQueue",
         "1→asyncio ringchan",
@@ -257,20 +303,39 @@ GIL_RATIOS = [
 ]
 
 
-def _child(items: int, gil: bool) -> dict[str, tuple[float, float]]:
+def _child(python: str, items: int, gil: bool) -> dict[str, tuple[float, float]]:
     env = dict(os.environ)
     if gil:
         env["PYTHON_GIL"] = "1"
     else:
         env.pop("PYTHON_GIL", None)
     done = subprocess.run(
-        [sys.executable, __file__, "--child", "--items", str(items)],
+        [python, __file__, "--child", "--items", str(items)],
         env=env,
         check=True,
         capture_output=True,
         text=True,
     )
-    return {k: tuple(v) for k, v in json.loads(done.stdout).items()}  # type: ignore[misc]
+    return {k: (v[0], v[1]) for k, v in json.loads(done.stdout).items()}
+
+
+def _describe(python: str) -> tuple[str, bool]:
+    """(a label for the interpreter, whether it is free-threaded)."""
+    done = subprocess.run(
+        [
+            python,
+            "-c",
+            "import sys, sysconfig, ringchan; "
+            "print(sys.version.split()[0], int(bool(sysconfig.get_config_var('Py_GIL_DISABLED'))),"
+            " ringchan.__file__)",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    version, free_threaded, where = done.stdout.split()
+    label = f"CPython {version}{' free-threaded' if free_threaded == '1' else ''} ({where})"
+    return label, free_threaded == "1"
 
 
 def _summary(values: list[float]) -> str:
@@ -280,43 +345,73 @@ def _summary(values: list[float]) -> str:
     return f"{statistics.median(values):.2f}x ({q1:.2f}–{q3:.2f})"
 
 
+Rounds = list[dict[str, tuple[float, float]]]
+
+
+def _print_mode(mode: str, rounds: Rounds) -> None:
+    print(f"\n[{mode}]")
+    for name in rounds[0]:
+        if name == FLOOR:
+            floor = statistics.median(r[name][0] for r in rounds)
+            print(f"  {name:34} {floor:6.1f}  (threading.Lock ping-pong)")
+            continue
+        rate = statistics.median(r[name][0] for r in rounds)
+        wakes = statistics.median(r[name][1] for r in rounds)
+        extra = f"   {wakes:7.1f} wake-ups / 1,000 items" if "ringchan" in name else ""
+        print(f"  {name:34} {rate / 1e6:6.2f}M/s{extra}")
+    for label, a, b in RATIOS:
+        if a in rounds[0] and b in rounds[0]:
+            print(f"  {label:48} {_summary([r[a][0] / r[b][0] for r in rounds])}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--items", type=int, default=400_000)
+    parser.add_argument(
+        "--python",
+        action="append",
+        help="an interpreter to measure, each with the ringchan it imports (repeat it to "
+        "compare two builds side by side, round by round); default: this one",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(one_round(args.items)))
         return
-    modes = ["GIL off", "PYTHON_GIL=1"] if _free_threaded() else ["GIL"]
-    rounds: dict[str, list[dict[str, tuple[float, float]]]] = {m: [] for m in modes}
+    runs = []  # (interpreter, its label, mode)
+    for python in args.python or [sys.executable]:
+        label, free_threaded = _describe(python)
+        for mode in ["GIL off", "PYTHON_GIL=1"] if free_threaded else ["GIL"]:
+            runs.append((python, label, mode))
+    rounds: dict[tuple[str, str], Rounds] = {(p, m): [] for p, _, m in runs}
     for _ in range(args.rounds):
-        for mode in modes:
-            rounds[mode].append(_child(args.items, mode == "PYTHON_GIL=1"))
-    print(
-        f"CPython {sys.version.split()[0]}"
-        f"{' free-threaded' if _free_threaded() else ''}: {args.rounds} rounds of "
-        f"{args.items:,} items, capacity {CAPACITY}; median (IQR)"
-    )
-    for mode in modes:
-        print(f"\n[{mode}]")
-        for name in rounds[mode][0]:
-            rates = [r[name][0] for r in rounds[mode]]
-            wakes = statistics.median(r[name][1] for r in rounds[mode])
-            extra = f"   {wakes:7.1f} wake-ups / 1,000 items" if "ringchan" in name else ""
-            print(f"  {name:34} {statistics.median(rates) / 1e6:6.2f}M/s{extra}")
-        for label, a, b in RATIOS:
-            if a in rounds[mode][0] and b in rounds[mode][0]:
-                print(f"  {label:48} {_summary([r[a][0] / r[b][0] for r in rounds[mode]])}")
-    if len(modes) == 2:
-        print()
-        for label, name in GIL_RATIOS:
-            ratios = [
-                off[name][0] / on[name][0]
-                for off, on in zip(rounds["GIL off"], rounds["PYTHON_GIL=1"], strict=True)
-            ]
-            print(f"  {label:48} {_summary(ratios)}")
+        for python, _, mode in runs:
+            rounds[python, mode].append(_child(python, args.items, mode == "PYTHON_GIL=1"))
+    print(f"{args.rounds} rounds of {args.items:,} items, capacity {CAPACITY}; median (IQR)")
+    for python, label, mode in runs:
+        print(f"\n{label}", end="")
+        _print_mode(mode, rounds[python, mode])
+        if mode == "PYTHON_GIL=1":
+            print()
+            for ratio, name in GIL_RATIOS:
+                ratios = [
+                    off[name][0] / on[name][0]
+                    for off, on in zip(rounds[python, "GIL off"], rounds[python, mode], strict=True)
+                ]
+                print(f"  {ratio:48} {_summary(ratios)}")
+    pythons = list(dict.fromkeys(p for p, _, _ in runs))
+    if len(pythons) == 2:
+        print("\nThe second interpreter's rate over the first's, round by round:")
+        for mode in dict.fromkeys(m for _, _, m in runs):
+            first, second = rounds.get((pythons[0], mode)), rounds.get((pythons[1], mode))
+            if not (first and second):
+                continue
+            print(f"[{mode}]")
+            for name in first[0]:
+                if name in second[0] and name != FLOOR:
+                    ratios = [b[name][0] / a[name][0] for a, b in zip(first, second, strict=True)]
+                    print(f"  {name:34} {_summary(ratios)}")
 
 
 if __name__ == "__main__":

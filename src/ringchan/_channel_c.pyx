@@ -275,20 +275,28 @@ cdef int _wait(_Waiter waiter, double deadline, _Core core, bint sender) except 
 
     A short spin comes first, and with a GIL another once woken, for the
     waker (the other side) to park (park.h), their lengths adapted per
-    channel.  Signals are handled while sleeping, so Ctrl-C interrupts the
-    main thread.
+    channel.  With a GIL both spins wait for a thread that parks, which
+    lets the GIL go at once; a waker on an event loop keeps it through its
+    loop's own work, and spinning for it was measured to halve the
+    throughput of a thread sending to a task (its wake-ups per item more
+    than doubled), so the spins are made only while the other side last
+    parked as a thread.  Signals are handled while sleeping, so Ctrl-C
+    interrupts the main thread.
     """
     cdef PyThread_type_lock lock = waiter.lock
     cdef long long microseconds
     cdef PyLockStatus status
-    cdef bint woken
+    cdef bint woken = False
     cdef rc_atomic_u64 *waker_parked = &core.rx_parked if sender else &core.tx_parked
-    with nogil:
-        woken = rcpy_spin_acquire(lock, &core.spin)
-        if woken and not RCPY_FREE_THREADED:
-            rcpy_spin_until_parked(waker_parked, &core.spin_gil)
-    if woken:
-        return 1
+    cdef bint spin = RCPY_FREE_THREADED or rc_load_relaxed(
+        &core.rx_blocking if sender else &core.tx_blocking) != 0
+    if spin:
+        with nogil:
+            woken = rcpy_spin_acquire(lock, &core.spin)
+            if woken and not RCPY_FREE_THREADED:
+                rcpy_spin_until_parked(waker_parked, &core.spin_gil)
+        if woken:
+            return 1
     while True:
         if deadline < 0:
             microseconds = -1
@@ -296,7 +304,7 @@ cdef int _wait(_Waiter waiter, double deadline, _Core core, bint sender) except 
             microseconds = <long long>(max(deadline - monotonic(), 0.0) * 1e6)
         with nogil:
             status = PyThread_acquire_lock_timed(lock, microseconds, 1)
-            if status == PY_LOCK_ACQUIRED and not RCPY_FREE_THREADED:
+            if status == PY_LOCK_ACQUIRED and spin and not RCPY_FREE_THREADED:
                 rcpy_spin_until_parked(waker_parked, &core.spin_gil)
         if status == PY_LOCK_ACQUIRED:
             return 1
@@ -381,6 +389,10 @@ cdef class _Core:
     # once woken before it asks for the GIL: park.h's estimates.
     cdef rc_atomic_u64 spin
     cdef rc_atomic_u64 spin_gil
+    # Whether the receiver, and the sender, last parked as a thread (not a
+    # task): with a GIL, only such a waker is worth spinning for (_wait).
+    cdef rc_atomic_u64 rx_blocking
+    cdef rc_atomic_u64 tx_blocking
 
     def __cinit__(self, Py_ssize_t capacity):
         """A bounded channel's core, or an unbounded one's for capacity 0."""
@@ -569,6 +581,7 @@ cdef class _Core:
                 self.tickets += 1
                 waiter.ticket = self.tickets
             self.enqueue(waiter)
+            rc_store_relaxed(&self.tx_blocking, waiter.lock != NULL)
         rcpy_mutex_unlock(&self.lock)
         if refused:
             return False
@@ -593,6 +606,7 @@ cdef class _Core:
             if current is None:
                 self.rx_waiter = waiter
                 rc_store_release(&self.rx_parked, 1)
+                rc_store_relaxed(&self.rx_blocking, waiter.lock != NULL)
             else:
                 gone = current.left
             rcpy_mutex_unlock(&self.lock)
@@ -1018,40 +1032,36 @@ cdef int _op_step(object obj, PyObject **out) except -1:
     the steps of a busy channel.
     """
     cdef _Op op = <_Op>obj
-    cdef _Core core
-    cdef Sender tx
     cdef PyObject *ptr
     if op.done or op.waiter is not None:
         pass
     elif op.kind == SEND_ONE:
-        tx = op.tx
-        core = tx.core
-        # The receiver's close is the buffer's to refuse (Sender.push_one).
-        if not _flag(&tx.closed):
+        # The receiver's close is the buffer's to refuse, and the core is
+        # reached through the handle, never held (Sender.push_one).
+        if not _flag(&op.tx.closed):
             ptr = <PyObject *>op.item
             # The ring's reference is taken before the slot is claimed, so
             # nothing runs between claiming and publishing it.
             Py_INCREF(<object>ptr)
-            if rcpy_buf_push(&core.buf, ptr):
-                op.finish()
+            if rcpy_buf_push(&op.tx.core.buf, ptr):
                 rcpy_fence()
-                if rc_load_relaxed(&core.rx_parked):
-                    core.wake_rx()
+                if rc_load_relaxed(&op.tx.core.rx_parked):
+                    op.tx.core.wake_rx()
+                op.finish()
                 Py_INCREF(None)
                 out[0] = <PyObject *>None
                 return 0
             Py_DECREF(<object>ptr)
     elif (op.kind == RECV_ONE or op.kind == RECV_NEXT) and not rc_load_relaxed(&op.rx.core.stashed):
-        core = op.rx.core
-        with cython.critical_section(core):
-            ptr = <PyObject *>rcpy_buf_pop(&core.buf)
+        with cython.critical_section(op.rx.core):
+            ptr = <PyObject *>rcpy_buf_pop(&op.rx.core.buf)
         if ptr != NULL:
             # The ring's reference becomes the result's.
             out[0] = ptr
-            op.finish()
             rcpy_fence()
-            if rc_load_relaxed(&core.tx_parked):
-                core.wake_tx(1)
+            if rc_load_relaxed(&op.rx.core.tx_parked):
+                op.rx.core.wake_tx(1)
+            op.finish()
             return 0
     return op.step(out)
 
@@ -1172,26 +1182,30 @@ cdef class Sender(_Handle):
 
         The receiver's close is not checked here: the buffer itself refuses
         every push after it (rcpy_buf_close), which makes the two
-        linearizable."""
-        cdef _Core core = self.core
+        linearizable.
+
+        The core is reached through self.core, never held in a local: a
+        local would take a reference, and without a GIL every thread's
+        reference-count updates on the one core object meet on one cache
+        line, which the consumer's reads of the core share."""
         if _flag(&self.closed):
             raise Closed(_messages.SENDER_CLOSED, item)
         # The reference the ring will own is taken before the slot is claimed,
         # so nothing runs between claiming and publishing it.
         Py_INCREF(item)
-        if not rcpy_buf_push(&core.buf, <PyObject *>item):
+        if not rcpy_buf_push(&self.core.buf, <PyObject *>item):
             Py_DECREF(item)
-            if rcpy_buf_closed(&core.buf):
+            if rcpy_buf_closed(&self.core.buf):
                 raise Closed(self.closed_refusal(), item)
-            if rcpy_buf_gated(&core.buf):
+            if rcpy_buf_gated(&self.core.buf):
                 # Permits are out: the exact, locked path.
                 return self.push_many([item], 0, True) == 1
-            if rcpy_buf_unbounded(&core.buf):
+            if rcpy_buf_unbounded(&self.core.buf):
                 raise MemoryError("cannot grow the unbounded channel: the item was not sent")
             return False
         rcpy_fence()
-        if rc_load_relaxed(&core.rx_parked):
-            core.wake_rx()
+        if rc_load_relaxed(&self.core.rx_parked):
+            self.core.wake_rx()
         return True
 
     @cython.final
@@ -1533,38 +1547,38 @@ cdef class Receiver(_Handle):
     @cython.final
     cdef object take(self, _OpKind mode, Py_ssize_t max_items):
         """The next item (or list of items, or for PEEK the next item left
-        in place), or _NOTHING; raises at the end."""
-        cdef _Core core = self.core
+        in place), or _NOTHING; raises at the end.  The core is reached
+        through self.core, as in Sender.push_one."""
         cdef PyObject *ptr
         cdef list items
         cdef Py_ssize_t count
-        if rc_load_relaxed(&core.stashed):
+        if rc_load_relaxed(&self.core.stashed):
             result = self.take_stashed(mode, max_items)
             if result is not _NOTHING:
                 return result
         if mode == PEEK:
-            with cython.critical_section(core):
-                ptr = <PyObject *>rcpy_buf_peek(&core.buf)
+            with cython.critical_section(self.core):
+                ptr = <PyObject *>rcpy_buf_peek(&self.core.buf)
                 if ptr != NULL:
                     # Taken in the section: no pop can free it meanwhile.
                     Py_INCREF(<object>ptr)
-                    core.peeked = core.received() + 1
+                    self.core.peeked = self.core.received() + 1
             if ptr != NULL:
                 item = <object>ptr
                 Py_DECREF(item)
                 return item
         elif mode != RECV_MANY:
-            with cython.critical_section(core):
-                ptr = <PyObject *>rcpy_buf_pop(&core.buf)
+            with cython.critical_section(self.core):
+                ptr = <PyObject *>rcpy_buf_pop(&self.core.buf)
             if ptr != NULL:
                 item = <object>ptr
                 Py_DECREF(item)
                 rcpy_fence()
-                if rc_load_relaxed(&core.tx_parked):
-                    core.wake_tx(1)
+                if rc_load_relaxed(&self.core.tx_parked):
+                    self.core.wake_tx(1)
                 return item
         else:
-            count = min(core.length(), max_items)
+            count = min(self.core.length(), max_items)
             if count:
                 # Made before the pops: making it may run finalizers.
                 ptr = PyList_New(count)
@@ -1572,15 +1586,15 @@ cdef class Receiver(_Handle):
                     raise MemoryError()
                 items = <list>ptr
                 Py_DECREF(items)
-                with cython.critical_section(core):
-                    count = rcpy_buf_pop_into(&core.buf, items)
+                with cython.critical_section(self.core):
+                    count = rcpy_buf_pop_into(&self.core.buf, items)
                 if count:
                     rcpy_fence()
-                    if rc_load_relaxed(&core.tx_parked):
-                        core.wake_tx(count)
+                    if rc_load_relaxed(&self.core.tx_parked):
+                        self.core.wake_tx(count)
                     return items
-        if core.ended():
-            core.end(mode)
+        if self.core.ended():
+            self.core.end(mode)
         return _NOTHING
 
     @cython.final
@@ -1761,7 +1775,6 @@ cdef class Receiver(_Handle):
 
     @cython.final
     cdef object blocking_take(self, _OpKind mode, Py_ssize_t max_items, double deadline):
-        cdef _Core core = self.core
         cdef _Waiter waiter
         while True:
             result = self.take(mode, max_items)
@@ -1769,14 +1782,14 @@ cdef class Receiver(_Handle):
                 return result
             # Register first, then look again: see the module docstring.
             waiter = _thread_waiter(None)
-            core.park_rx(self, waiter)
+            self.core.park_rx(self, waiter)
             try:
                 result = self.take(mode, max_items)
                 if result is not _NOTHING:
                     return result
-                woken = _wait(waiter, deadline, core, False)
+                woken = _wait(waiter, deadline, self.core, False)
             finally:
-                core.leave(waiter)
+                self.core.leave(waiter)
             if not woken:
                 result = self.take(mode, max_items)
                 if result is not _NOTHING:
