@@ -319,7 +319,9 @@ SDIST_REQUIRED = {
     "pyproject.toml",
     "setup.py",
     "csrc/ringchan/atomic.h",
+    "csrc/ringchan/backoff.h",
     "csrc/ringchan/list.h",
+    "csrc/ringchan/park.h",
     "csrc/ringchan/ring.h",
     "csrc/ringchan/pyawait.h",
     "csrc/ringchan/pyloop.h",
@@ -331,6 +333,7 @@ SDIST_REQUIRED = {
     "src/ringchan/_channel_py.py",
     # One Cython declaration file per C header it declares.
     "src/ringchan/_atomic.pxd",
+    "src/ringchan/_park.pxd",
     "src/ringchan/_pyawait.pxd",
     "src/ringchan/_pyloop.pxd",
     "src/ringchan/_pyring.pxd",
@@ -339,6 +342,8 @@ SDIST_REQUIRED = {
     "tests/conftest.py",
     "tests/test_distribution.py",
     "benchmarks/compare.py",
+    # The examples the README points to, which tests/test_examples.py runs.
+    "examples/thread_producer.py",
 }
 
 #: What setuptools adds to every sdist: metadata, not project files.
@@ -387,7 +392,7 @@ def _tracked_sources() -> set[str]:
     if not (ROOT / ".git").exists() or shutil.which("git") is None:
         return set()
     proc = subprocess.run(
-        ["git", "ls-files", "csrc", "src", "tests", "benchmarks"],
+        ["git", "ls-files", "csrc", "src", "tests", "benchmarks", "examples"],
         cwd=ROOT,
         capture_output=True,
         text=True,

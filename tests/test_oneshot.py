@@ -109,6 +109,41 @@ def test_receiver_closed_send_raises_closed_with_the_value(chan_module):
     assert info.value.item is value
 
 
+@pytest.mark.parametrize("how", ["close", "drop"])
+def test_sender_closed_waits_for_the_receiver_to_go(chan_module, run, how):
+    """tokio's ``oneshot::Sender::closed()``: returns once the receiver is
+    closed or dropped, and not before."""
+    tx, rx = chan_module.oneshot()
+    holder = [rx]
+    del rx
+
+    async def main():
+        waiting = asyncio.ensure_future(tx.closed())
+        await asyncio.sleep(0.01)
+        assert not waiting.done() and not tx.is_closed
+        if how == "close":
+            holder[0].close()
+        else:
+            holder.clear()
+            gc.collect()
+        await asyncio.wait_for(waiting, WAIT)
+        assert tx.is_closed
+
+    run(main())
+
+
+def test_sender_closed_refuses_a_used_sender(chan_module, run):
+    tx, rx = chan_module.oneshot()
+    tx.send("value")
+
+    async def main():
+        with pytest.raises(RuntimeError, match="already used"):
+            await tx.closed()
+
+    run(main())
+    assert rx.try_recv() == "value"
+
+
 def test_receiver_dropped_send_raises_closed(chan_module):
     tx, rx = chan_module.oneshot()
     del rx

@@ -41,6 +41,59 @@ def test_permits_count_against_the_capacity(chan_module):
     assert rx.try_recv_many(10) == [1, 2, 3]
 
 
+def test_iterating_reserve_many_yields_one_slot_permits(chan_module, run):
+    """tokio's ``for permit in tx.reserve_many(n)``: each permit one slot, the
+    reservation counted until each is used or released."""
+    tx, rx = chan_module.channel(4)
+
+    async def main():
+        permits = list(await tx.reserve_many(3))
+        assert [len(p) for p in permits] == [1, 1, 1]
+        assert rx.stats().reserved == 3
+        with pytest.raises(Full, match="3 slots held by permits"):
+            tx.try_reserve_many(2)
+        for i, permit in enumerate(permits[:2]):
+            permit.send(i)
+        permits[2].release()
+        assert rx.stats().reserved == 0
+        assert rx.try_recv_many(10) == [0, 1]
+
+    run(main())
+
+
+def test_a_partly_iterated_permit_keeps_its_other_slots(chan_module):
+    tx, rx = chan_module.channel(4)
+    many = tx.try_reserve_many(3)
+    first = next(iter(many))
+    assert (len(first), len(many)) == (1, 2)
+    many.send("from the many")
+    first.send("from the one")
+    (last,) = list(many)
+    assert (len(last), len(many)) == (1, 0)
+    with pytest.raises(RuntimeError, match="no slot left"):
+        many.send("none left")
+    assert rx.stats().reserved == 1
+    last.send("from the last")
+    assert rx.try_recv_many(10) == ["from the many", "from the one", "from the last"]
+    assert rx.stats().reserved == 0
+
+
+def test_full_and_stats_count_the_reserved_slots(chan_module):
+    tx, rx = chan_module.channel(3)
+    tx.try_send("item")
+    permit = tx.try_reserve()
+    assert (rx.stats().reserved, rx.stats().buffered) == (1, 1)
+    tx.try_send("fills it")
+    with pytest.raises(Full, match=r"capacity 3, a slot held by permits"):
+        tx.try_send("no room")
+    permit.release()
+    assert rx.stats().reserved == 0
+    tx.try_send("no permit now")
+    with pytest.raises(Full, match=r"\(capacity 3\); the item") as full:
+        tx.try_send("over")
+    assert "held by permits" not in str(full.value)
+
+
 def test_a_held_permit_does_not_block_later_items(chan_module):
     tx, rx = chan_module.channel(4)
     permit = tx.try_reserve()

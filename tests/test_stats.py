@@ -35,6 +35,7 @@ def test_fresh_channel(chan_module):
         senders=1,
         parked_senders=0,
         receiver_parked=False,
+        reserved=0,
         wakeups=0,
     )
 

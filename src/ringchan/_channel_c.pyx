@@ -48,14 +48,18 @@ or fails with Closed; the hot path reads no closed flag of the receiver.
 A parked thread spins a moment before it sleeps on its lock, and with a GIL
 once more after its wake-up, for its waker to park and let the GIL go
 (park.h): a handoff between two threads then costs no system call on
-either side.  Each spin is bounded and adapts, per channel, to whether it
-paid off recently; a wake-up is never delayed by it, and a thread whose
-waker does not answer sleeps as before.  Measured on the thread-to-thread
-workload with a capacity of 1,024 (CPython 3.11, 2 cores): the futex calls
-per run of 400,000 items fell from about 1,570 to about 30, and the
-throughput rose by about a third.  What remains under a GIL is the cache
-traffic of each full ring moving between the two cores: pinned to one
-core, the same run moves about twice as many items a second.
+either side (a thread-to-thread run of 400,000 items went from about 1,570
+futex calls to about 30).  Each spin is bounded and adapts, per channel, to
+whether it paid off recently; a wake-up is never delayed by it, and a thread
+whose waker does not answer sleeps as before.  With a GIL it is made only
+for a waker that parks as a thread (see _wait).  What remains under a GIL
+is the cache traffic of each full ring moving between two cores: on one
+core, the same run moves about a third more items a second.
+
+The hot paths reach the core through their handle (``self.core``), never
+through a local reference: without a GIL, the reference-count updates of
+the producer's and the consumer's threads on the one core would otherwise
+meet on one cache line.
 
 A wake-up is a Python call (``loop.call_soon_threadsafe``) and can raise.
 The operation that issues it has already moved its items, so it succeeds
@@ -1269,7 +1273,9 @@ cdef class Sender(_Handle):
     cdef object reserve_or_full(self, Py_ssize_t count):
         permit = self.reserve_now(count)
         if permit is _NOTHING:
-            raise Full(_messages.no_room(count, self.core.capacity))
+            raise Full(_messages.no_room(
+                count, self.core.capacity, rc_load_relaxed(&self.core.reserved)
+            ))
         return permit
 
     @cython.binding(False)
@@ -1367,7 +1373,9 @@ cdef class Sender(_Handle):
     def try_send(self, item):
         """Enqueue *item* now, or raise :class:`Full` (or :class:`Closed`)."""
         if not self.push_one(item):
-            raise Full(_messages.full(self.core.capacity), item)
+            raise Full(
+                _messages.full(self.core.capacity, rc_load_relaxed(&self.core.reserved)), item
+            )
 
     @cython.binding(False)
     @cython.always_allow_keywords(False)
@@ -1726,6 +1734,7 @@ cdef class Receiver(_Handle):
             senders=rc_load_acquire(&core.senders),
             parked_senders=rc_load_acquire(&core.tx_parked),
             receiver_parked=_flag(&core.rx_parked),
+            reserved=rc_load_relaxed(&core.reserved),
             wakeups=rc_load_relaxed(&core.wakeups),
         )
 
@@ -1850,6 +1859,24 @@ cdef class Permit:
     def __len__(self):
         """Slots left to send into."""
         return self.left
+
+    def __iter__(self):
+        """One-slot permits, each taking one of this permit's slots, until
+        none is left, as tokio's ``reserve_many`` gives them:
+        ``for permit in tx.reserve_many(3)``.  Slots not taken stay here."""
+        cdef Permit one
+        cdef _Core core = self.sender.core
+        while True:
+            # Made before the slot moves: a failed allocation loses no slot.
+            one = _permit(self.sender, 0)
+            rcpy_mutex_lock(&core.lock)
+            if self.left:
+                self.left -= 1
+                one.left = 1
+            rcpy_mutex_unlock(&core.lock)
+            if not one.left:
+                return
+            yield one
 
     @cython.binding(False)
     @cython.always_allow_keywords(False)

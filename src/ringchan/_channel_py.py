@@ -22,7 +22,7 @@ import sys
 import threading
 import warnings
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator, Sequence
 from functools import partial
 from time import monotonic
 from types import GenericAlias
@@ -691,7 +691,7 @@ class Sender(_Handle, Generic[_T]):
             if refusal is not None:
                 raise Closed(refusal, item)
             if core.room() <= 0:
-                raise Full(_messages.full(core.capacity), item)
+                raise Full(_messages.full(core.capacity, core.reserved), item)
             core.buf.append(item)
             waiter = core.take_rx_waiter()
         if waiter is not None:
@@ -883,7 +883,7 @@ class Sender(_Handle, Generic[_T]):
         count = self._check_count(count)
         permit, _ = self._reserve_or_park(count, None, 0)
         if permit is None:
-            raise Full(_messages.no_room(count, self._core.capacity))
+            raise Full(_messages.no_room(count, self._core.capacity, self._core.reserved))
         return permit
 
     def reserve(self) -> _Await[Permit[_T]]:
@@ -1115,6 +1115,7 @@ class Receiver(_Handle, Generic[_T]):
                 senders=core.senders,
                 parked_senders=len(core.tx_waiters),
                 receiver_parked=core.rx_waiter is not None,
+                reserved=core.reserved,
                 wakeups=core.wakeups,
             )
 
@@ -1242,6 +1243,20 @@ class Permit(Generic[_T]):
     def __len__(self) -> int:
         """Slots left to send into."""
         return self._left
+
+    def __iter__(self) -> Iterator[Permit[_T]]:
+        """One-slot permits, each taking one of this permit's slots, until
+        none is left, as tokio's ``reserve_many`` gives them:
+        ``for permit in tx.reserve_many(3)``.  Slots not taken stay here."""
+        while True:
+            # Made before the slot moves: a failed allocation loses no slot.
+            one: Permit[_T] = Permit(self._sender, 0)
+            with self._sender._core:
+                if not self._left:
+                    return
+                self._left -= 1
+                one._left = 1
+            yield one
 
     def send(self, item: _T, /) -> None:
         """Enqueue *item* into a reserved slot, at once.

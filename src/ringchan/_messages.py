@@ -35,11 +35,21 @@ RESERVE_TIMEOUT = "timed out waiting for room to reserve; nothing was reserved"
 PERMIT_USED = "this permit has no slot left: it was used or released"
 
 
-def no_room(count: int, capacity: object) -> str:
+def _held(capacity: object, reserved: int) -> str:
+    """The capacity, and the slots permits hold, as Full's messages give them."""
+    if not reserved:
+        return f"capacity {capacity}"
+    return f"capacity {capacity}, {_slots(reserved)} held by permits"
+
+
+def _slots(count: int) -> str:
+    return "a slot" if count == 1 else f"{count} slots"
+
+
+def no_room(count: int, capacity: object, reserved: int = 0) -> str:
     """The message of :class:`Full` from ``try_reserve_many``."""
-    slots = "a slot" if count == 1 else f"{count} slots"
     return (
-        f"no room to reserve {slots} in the channel (capacity {capacity}); "
+        f"no room to reserve {_slots(count)} in the channel ({_held(capacity, reserved)}); "
         "use reserve() or blocking_reserve() to wait"
     )
 
@@ -52,10 +62,11 @@ def too_many_slots(count: int, capacity: int) -> str:
     )
 
 
-def full(capacity: object) -> str:
-    """The message of :class:`Full` for a channel of *capacity* items."""
+def full(capacity: object, reserved: int = 0) -> str:
+    """The message of :class:`Full` for a channel of *capacity* items, of
+    which permits hold *reserved*."""
     return (
-        f"the channel is full (capacity {capacity}); the item was not sent: "
+        f"the channel is full ({_held(capacity, reserved)}); the item was not sent: "
         "use send() or blocking_send() to wait for room"
     )
 

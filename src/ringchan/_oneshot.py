@@ -62,6 +62,22 @@ class OneshotSender(Generic[_T]):
         finally:
             tx.close()
 
+    async def closed(self) -> None:
+        """Return once the receiver is closed or dropped, as tokio's
+        ``Sender::closed``: the signal to stop working on a value nobody
+        will receive.  Raises :class:`RuntimeError` if this sender was
+        already used (sent or closed)."""
+        try:
+            tx = self._slot[0]
+        except IndexError:
+            raise RuntimeError(_messages.ONESHOT_USED) from None
+        try:
+            await tx.wait_closed()
+        except Closed:
+            # The handle was closed meanwhile by a send or close through
+            # this sender: it waits for the receiver no more.
+            raise RuntimeError(_messages.ONESHOT_USED) from None
+
     def close(self) -> None:
         """Close without sending (idempotent): the receiver raises :class:`Closed`."""
         try:

@@ -21,6 +21,7 @@ class ChannelStats:
         "parked_senders",
         "received",
         "receiver_parked",
+        "reserved",
         "senders",
         "sent",
         "wakeups",
@@ -40,5 +41,7 @@ class ChannelStats:
     parked_senders: int
     #: Whether the receiver is waiting for an item.
     receiver_parked: bool
+    #: Slots held by permits, not yet sent into: room taken, though empty.
+    reserved: int
     #: Wake-ups sent to a task or thread parked on another thread.
     wakeups: int

@@ -38,6 +38,8 @@ async def typed_channels() -> None:
     reveal_type(await receiving)  # revealed: int
     permit = await tx.reserve()
     reveal_type(permit)  # revealed: Permit[int]
+    for one in await tx.reserve_many(2):
+        reveal_type(one)  # revealed: Permit[int]
     permit.send("text")  # error
 
 
@@ -46,6 +48,7 @@ async def other_flavours() -> None:
     reveal_type(urx.try_recv())  # revealed: str
     utx.try_send(1)  # error
     otx, orx = ringchan.oneshot[bytes]()
+    reveal_type(await otx.closed())  # revealed: None
     reveal_type(await orx)  # revealed: bytes
     otx.send("text")  # error
     reveal_type(ringchan.from_iterable([1.5, 2.5]))  # revealed: Receiver[float]
