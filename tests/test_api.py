@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import pydoc
 import threading
 import types
 
@@ -396,3 +397,24 @@ def test_handles_cannot_be_pickled_or_copied(chan_module):
                 how(handle)
     tx.try_send("still usable")
     assert rx.try_recv() == "still usable"
+
+
+@pytest.mark.parametrize("name", ["channel", "unbounded_channel", "oneshot"])
+def test_help_reads_as_the_call(chan_module, name):
+    """help(ringchan.channel) gives the call's signature and docstring, not a
+    class's machinery (the brackets and the call come from a metaclass)."""
+    factory = getattr(chan_module, name)
+    text = pydoc.render_doc(factory, renderer=pydoc.plaintext)
+    parameters = list(inspect.signature(factory).parameters)
+    assert parameters == (["capacity"] if name == "channel" else [])
+    if name == "channel":
+        assert "channel(capacity" in text
+    assert factory.__doc__.splitlines()[0] in text
+    for machinery in (
+        "__new__",
+        "__class_getitem__",
+        "_make",
+        "__orig_bases__",
+        "Method resolution",
+    ):
+        assert machinery not in text, machinery

@@ -140,6 +140,7 @@ from . import _bridge, _messages, _oneshot
 from ._args import MAX_CAPACITY, check_capacity, check_max_items, check_timeout
 from ._batches import Batches
 from ._errors import Closed, Empty, Full, send_timeout
+from ._pair import PairMaker
 from ._stats import ChannelStats
 from ._transaction import Transaction
 
@@ -1997,9 +1998,9 @@ cdef inline object _handle(object handle):
     return handle
 
 
-# Classes only so that they take the item type in brackets, like
-# _channel_py's (which says why): each returns a plain tuple.
-class channel:
+# Classes only so that they take the item type in brackets, as _pair.py
+# says: each returns a plain tuple.
+class channel(metaclass=PairMaker):
     """Create a bounded channel; return its first sender and its receiver.
 
     *capacity* is the exact number of items it buffers, 1 to
@@ -2008,14 +2009,14 @@ class channel:
     """
 
     __slots__ = ()
-    __class_getitem__ = classmethod(GenericAlias)
 
-    def __new__(cls, capacity):
+    @staticmethod
+    def _make(capacity):
         cdef _Core core = _Core(check_capacity(capacity))
         return _handle(Sender(core)), _handle(Receiver(core))
 
 
-class oneshot:
+class oneshot(metaclass=PairMaker):
     """Create a oneshot: a sender for one value and its receiver.
 
     ``tx.send(value)`` never waits and works from any thread or event loop;
@@ -2025,9 +2026,9 @@ class oneshot:
     """
 
     __slots__ = ()
-    __class_getitem__ = classmethod(GenericAlias)
 
-    def __new__(cls):
+    @staticmethod
+    def _make():
         return _oneshot.pair(*channel(1))
 
 
@@ -2044,7 +2045,7 @@ def from_iterable(iterable, capacity=64, *, daemon=False):
     return _bridge.start(channel, iterable, capacity, daemon)
 
 
-class unbounded_channel:
+class unbounded_channel(metaclass=PairMaker):
     """Create a channel without a bound: sends never wait and ``try_send``
     never raises :class:`Full`.  Same Sender and Receiver API; ``capacity``
     is None.  Memory grows with what is buffered, and shrinks as it drains.
@@ -2052,9 +2053,9 @@ class unbounded_channel:
     """
 
     __slots__ = ()
-    __class_getitem__ = classmethod(GenericAlias)
 
-    def __new__(cls):
+    @staticmethod
+    def _make():
         cdef _Core core = _Core(0)
         return _handle(Sender(core)), _handle(Receiver(core))
 

@@ -1345,20 +1345,18 @@ class WeakSender(Generic[_T]):
 
 
 # channel, unbounded_channel and oneshot are classes only so that they take
-# the item type in brackets, as anyio's create_memory_object_stream does:
-# each returns a plain (sender, receiver) tuple, never an instance.  Type
-# checkers see them derive from that tuple, so that it unpacks with its item
-# types; at run time they derive from nothing that help() would list.
+# the item type in brackets (_pair.py says how).  Type checkers see them
+# derive from the tuple they return, so that it unpacks with its item types,
+# and see the call as __new__; at run time the call is _make.
 if TYPE_CHECKING:
     from builtins import tuple as _Pair
+    from builtins import type as _PairMaker
 else:
-
-    class _Pair:
-        __slots__ = ()
-        __class_getitem__ = classmethod(GenericAlias)
+    from ._pair import NO_BASE as _Pair
+    from ._pair import PairMaker as _PairMaker
 
 
-class channel(_Pair[Sender[_Item], Receiver[_Item]]):
+class channel(_Pair[Sender[_Item], Receiver[_Item]], metaclass=_PairMaker):
     """Create a bounded channel; return its first sender and its receiver.
 
     *capacity* is the exact number of items it buffers, 1 to
@@ -1368,14 +1366,19 @@ class channel(_Pair[Sender[_Item], Receiver[_Item]]):
 
     __slots__ = ()
 
-    def __new__(  # type: ignore[misc]
-        cls, capacity: int
-    ) -> tuple[Sender[_Item], Receiver[_Item]]:
+    if TYPE_CHECKING:
+
+        def __new__(  # type: ignore[misc]
+            cls, capacity: int
+        ) -> tuple[Sender[_Item], Receiver[_Item]]: ...
+
+    @staticmethod
+    def _make(capacity: int) -> tuple[Sender[Any], Receiver[Any]]:
         core = _Core(check_capacity(capacity))
         return Sender(core), Receiver(core)
 
 
-class oneshot(_Pair[OneshotSender[_Item], OneshotReceiver[_Item]]):
+class oneshot(_Pair[OneshotSender[_Item], OneshotReceiver[_Item]], metaclass=_PairMaker):
     """Create a oneshot: a sender for one value and its receiver.
 
     ``tx.send(value)`` never waits and works from any thread or event loop;
@@ -1386,9 +1389,14 @@ class oneshot(_Pair[OneshotSender[_Item], OneshotReceiver[_Item]]):
 
     __slots__ = ()
 
-    def __new__(  # type: ignore[misc]
-        cls,
-    ) -> tuple[OneshotSender[_Item], OneshotReceiver[_Item]]:
+    if TYPE_CHECKING:
+
+        def __new__(  # type: ignore[misc]
+            cls,
+        ) -> tuple[OneshotSender[_Item], OneshotReceiver[_Item]]: ...
+
+    @staticmethod
+    def _make() -> tuple[OneshotSender[Any], OneshotReceiver[Any]]:
         return _oneshot.pair(*channel(1))
 
 
@@ -1407,7 +1415,7 @@ def from_iterable(
     return _bridge.start(channel, iterable, capacity, daemon)  # type: ignore[no-any-return]
 
 
-class unbounded_channel(_Pair[Sender[_Item], Receiver[_Item]]):
+class unbounded_channel(_Pair[Sender[_Item], Receiver[_Item]], metaclass=_PairMaker):
     """Create a channel without a bound: sends never wait and ``try_send``
     never raises :class:`Full`.  Same Sender and Receiver API; ``capacity``
     is None.  Memory grows with what is buffered, and shrinks as it drains.
@@ -1416,9 +1424,14 @@ class unbounded_channel(_Pair[Sender[_Item], Receiver[_Item]]):
 
     __slots__ = ()
 
-    def __new__(  # type: ignore[misc]
-        cls,
-    ) -> tuple[Sender[_Item], Receiver[_Item]]:
+    if TYPE_CHECKING:
+
+        def __new__(  # type: ignore[misc]
+            cls,
+        ) -> tuple[Sender[_Item], Receiver[_Item]]: ...
+
+    @staticmethod
+    def _make() -> tuple[Sender[Any], Receiver[Any]]:
         core = _Core(None)
         return Sender(core), Receiver(core)
 
