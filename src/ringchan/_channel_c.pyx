@@ -285,20 +285,22 @@ cdef int _wait(_Waiter waiter, double deadline, _Core core, bint sender) except 
     loop's own work, and spinning for it was measured to halve the
     throughput of a thread sending to a task (its wake-ups per item more
     than doubled), so the spins are made only while the other side last
-    parked as a thread.  Signals are handled while sleeping, so Ctrl-C
-    interrupts the main thread.
+    parked as a thread.  Whether there is a GIL is asked at run time: a
+    free-threaded build runs with one under ``PYTHON_GIL=1``.  Signals are
+    handled while sleeping, so Ctrl-C interrupts the main thread.
     """
     cdef PyThread_type_lock lock = waiter.lock
     cdef long long microseconds
     cdef PyLockStatus status
     cdef bint woken = False
     cdef rc_atomic_u64 *waker_parked = &core.rx_parked if sender else &core.tx_parked
-    cdef bint spin = RCPY_FREE_THREADED or rc_load_relaxed(
+    cdef bint gil = not RCPY_FREE_THREADED or _gil_enabled()
+    cdef bint spin = not gil or rc_load_relaxed(
         &core.rx_blocking if sender else &core.tx_blocking) != 0
     if spin:
         with nogil:
             woken = rcpy_spin_acquire(lock, &core.spin)
-            if woken and not RCPY_FREE_THREADED:
+            if woken and gil:
                 rcpy_spin_until_parked(waker_parked, &core.spin_gil)
         if woken:
             return 1
@@ -309,13 +311,21 @@ cdef int _wait(_Waiter waiter, double deadline, _Core core, bint sender) except 
             microseconds = <long long>(max(deadline - monotonic(), 0.0) * 1e6)
         with nogil:
             status = PyThread_acquire_lock_timed(lock, microseconds, 1)
-            if status == PY_LOCK_ACQUIRED and spin and not RCPY_FREE_THREADED:
+            if status == PY_LOCK_ACQUIRED and spin and gil:
                 rcpy_spin_until_parked(waker_parked, &core.spin_gil)
         if status == PY_LOCK_ACQUIRED:
             return 1
         if status == PY_LOCK_FAILURE:
             return 0
         PyErr_CheckSignals()
+
+
+cdef object _is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
+
+
+cdef bint _gil_enabled() except -1:
+    """Whether a GIL is on now (3.13 and later can tell; before, always)."""
+    return _is_gil_enabled is None or _is_gil_enabled()
 
 
 cdef inline int _check_not_in_loop(str what, str instead) except -1:
