@@ -37,6 +37,25 @@ def _wakeups(rx: object) -> int:
     return int(rx.stats().wakeups)  # type: ignore[attr-defined]
 
 
+def _time_threads(
+    producers: list[threading.Thread], consume: Callable[[], int]
+) -> tuple[float, int]:
+    """(seconds from the consumer's start until it and every producer are
+    done, the items consume() says it received)."""
+    counted: list[int] = []
+    consumer = threading.Thread(target=lambda: counted.append(consume()))
+    start = time.perf_counter()
+    consumer.start()
+    for t in producers:
+        t.start()
+    for t in producers:
+        t.join()
+    consumer.join()
+    seconds = time.perf_counter() - start
+    assert counted, "the consumer failed"
+    return seconds, counted[0]
+
+
 def ringchan_threads(
     items: int, producers: int, unbounded: bool, capacity: int = CAPACITY
 ) -> tuple[float, float]:
@@ -55,24 +74,14 @@ def ringchan_threads(
 
     threads = [threading.Thread(target=produce, args=(tx.clone(),)) for _ in range(producers)]
     tx.close()
-    count = 0
 
-    def consume() -> None:
-        nonlocal count
+    def consume() -> int:
         n = 0
         for _ in rx:
             n += 1
-        count = n
+        return n
 
-    consumer = threading.Thread(target=consume)
-    start = time.perf_counter()
-    consumer.start()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    consumer.join()
-    seconds = time.perf_counter() - start
+    seconds, count = _time_threads(threads, consume)
     assert count == share * producers, count
     return seconds, 1000 * _wakeups(rx) / count
 
@@ -90,32 +99,19 @@ def simple_queue_threads(items: int, producers: int) -> tuple[float, float]:
         put(_DONE)
 
     threads = [threading.Thread(target=produce) for _ in range(producers)]
-    count = 0
 
-    def consume() -> None:
-        nonlocal count
+    def consume() -> int:
         get = q.get
         n = 0
         ended = 0
-        while True:
-            item = get()
-            if item is _DONE:
+        while ended < producers:
+            if get() is _DONE:
                 ended += 1
-                if ended == producers:
-                    break
             else:
                 n += 1
-        count = n
+        return n
 
-    consumer = threading.Thread(target=consume)
-    start = time.perf_counter()
-    consumer.start()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    consumer.join()
-    seconds = time.perf_counter() - start
+    seconds, count = _time_threads(threads, consume)
     assert count == share * producers, count
     return seconds, 0.0
 
