@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 CAPACITY = 1024
 _DONE = object()
@@ -56,6 +57,21 @@ def _time_threads(
     return seconds, counted[0]
 
 
+def _blocking_producers(tx: Any, producers: int, share: int) -> list[threading.Thread]:
+    """Threads, not started, each sending range(share) with ``blocking_send``
+    through a clone of tx, which is closed: the stream ends after the last."""
+
+    def produce(sender: Any) -> None:
+        send = sender.blocking_send
+        with sender:
+            for i in range(share):
+                send(i)
+
+    threads = [threading.Thread(target=produce, args=(tx.clone(),)) for _ in range(producers)]
+    tx.close()
+    return threads
+
+
 def ringchan_threads(
     items: int, producers: int, unbounded: bool, capacity: int = CAPACITY
 ) -> tuple[float, float]:
@@ -66,14 +82,7 @@ def ringchan_threads(
     tx, rx = ringchan.unbounded_channel() if unbounded else ringchan.channel(capacity)
     share = items // producers
 
-    def produce(sender: object) -> None:
-        send = sender.blocking_send  # type: ignore[attr-defined]
-        with sender:  # type: ignore[attr-defined]
-            for i in range(share):
-                send(i)
-
-    threads = [threading.Thread(target=produce, args=(tx.clone(),)) for _ in range(producers)]
-    tx.close()
+    threads = _blocking_producers(tx, producers, share)
 
     def consume() -> int:
         n = 0
@@ -123,15 +132,8 @@ def ringchan_to_loop(items: int, producers: int) -> tuple[float, float]:
     tx, rx = ringchan.channel(CAPACITY)
     share = items // producers
 
-    def produce(sender: object) -> None:
-        send = sender.blocking_send  # type: ignore[attr-defined]
-        with sender:  # type: ignore[attr-defined]
-            for i in range(share):
-                send(i)
-
     async def main() -> tuple[float, int]:
-        threads = [threading.Thread(target=produce, args=(tx.clone(),)) for _ in range(producers)]
-        tx.close()
+        threads = _blocking_producers(tx, producers, share)
         start = time.perf_counter()
         for t in threads:
             t.start()
