@@ -8,7 +8,7 @@ returns and ``compare.py`` saves in ``results.json``; a report without it
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -362,6 +362,21 @@ def _channels(results: Iterable[Result]) -> list[tuple[str, str]]:
     return sorted(found, key=lambda pair: first.get(pair[0], 2))
 
 
+def _scaling_cells(
+    scaling: list[Any], interpreters: dict[str, Any]
+) -> Iterator[tuple[str, bool, str, str, Any, list[Any]]]:
+    """The scaling results row by row, as both scaling tables lay them out:
+    (consumer, batched, channel, its label, interpreter, its results)."""
+    for consumer in ("thread", "asyncio"):
+        for batched in (False, True):
+            cells = [r for r in scaling if r["consumer"] == consumer and r["batched"] == batched]
+            for channel, label in _channels(cells):
+                for key, interpreter in interpreters.items():
+                    mine = [r for r in cells if r["channel"] == channel and r["interpreter"] == key]
+                    if mine:
+                        yield consumer, batched, channel, label, interpreter, mine
+
+
 def _scaling_table(doc: Result) -> str:
     interpreters = _labels(doc)
     counts = doc["settings"]["producers"]
@@ -375,40 +390,33 @@ def _scaling_table(doc: Result) -> str:
     ]
     rows = []
     scaling = [r for r in doc["results"] if r["kind"] == "scaling"]
-    for consumer in ("thread", "asyncio"):
-        for batched in (False, True):
-            cells = [r for r in scaling if r["consumer"] == consumer and r["batched"] == batched]
-            for channel, label in _channels(cells):
-                for key, interpreter in interpreters.items():
-                    mine = [r for r in cells if r["channel"] == channel and r["interpreter"] == key]
-                    if not mine:
-                        continue
-                    notes = [
-                        note
-                        for note, found in (
-                            ("unbounded", not all(r.get("bounded", True) for r in mine)),
-                            ("per item", any(r["per_item"] for r in mine)),
-                        )
-                        if found
-                    ]
-                    per_item = f" ({', '.join(notes)})" if notes else ""
-                    sends = (
-                        f"`blocking_send_many({doc['settings']['batch']})`"
-                        if batched
-                        else "`blocking_send`"
-                    )
-                    name = f"**{label}**" if channel == C else label
-                    row = [
-                        "thread" if consumer == "thread" else "asyncio task",
-                        sends,
-                        name + per_item,
-                        interpreter["label"],
-                        interpreter["workers"][_process(channel)]["gil_text"],
-                    ]
-                    for count in counts:
-                        found = [r for r in mine if r["producers"] == count]
-                        row.append(_figure(found[0] if found else None))
-                    rows.append(row)
+    for consumer, batched, channel, label, interpreter, mine in _scaling_cells(
+        scaling, interpreters
+    ):
+        notes = [
+            note
+            for note, found in (
+                ("unbounded", not all(r.get("bounded", True) for r in mine)),
+                ("per item", any(r["per_item"] for r in mine)),
+            )
+            if found
+        ]
+        per_item = f" ({', '.join(notes)})" if notes else ""
+        sends = (
+            f"`blocking_send_many({doc['settings']['batch']})`" if batched else "`blocking_send`"
+        )
+        name = f"**{label}**" if channel == C else label
+        row = [
+            "thread" if consumer == "thread" else "asyncio task",
+            sends,
+            name + per_item,
+            interpreter["label"],
+            interpreter["workers"][_process(channel)]["gil_text"],
+        ]
+        for count in counts:
+            found = [r for r in mine if r["producers"] == count]
+            row.append(_figure(found[0] if found else None))
+        rows.append(row)
     return _table(header, rows, range(5, len(header)))
 
 
@@ -422,25 +430,20 @@ def _wakeups_table(doc: Result) -> str | None:
     if not scaling:
         return None
     rows = []
-    for consumer in ("thread", "asyncio"):
-        for batched in (False, True):
-            cells = [r for r in scaling if r["consumer"] == consumer and r["batched"] == batched]
-            for channel, label in _channels(cells):
-                for key, interpreter in interpreters.items():
-                    mine = [r for r in cells if r["channel"] == channel and r["interpreter"] == key]
-                    if not mine:
-                        continue
-                    row = [
-                        "thread" if consumer == "thread" else "asyncio task",
-                        "`blocking_send_many`" if batched else "`blocking_send`",
-                        label,
-                        interpreter["label"],
-                    ]
-                    for count in counts:
-                        found = [r for r in mine if r["producers"] == count]
-                        figures = found[0]["wakeups_per_1000"] if found else None
-                        row.append(wakeups_text(statistics.median(figures)) if figures else "–")
-                    rows.append(row)
+    for consumer, batched, _channel, label, interpreter, mine in _scaling_cells(
+        scaling, interpreters
+    ):
+        row = [
+            "thread" if consumer == "thread" else "asyncio task",
+            "`blocking_send_many`" if batched else "`blocking_send`",
+            label,
+            interpreter["label"],
+        ]
+        for count in counts:
+            found = [r for r in mine if r["producers"] == count]
+            figures = found[0]["wakeups_per_1000"] if found else None
+            row.append(wakeups_text(statistics.median(figures)) if figures else "–")
+        rows.append(row)
     header = [
         "consumer",
         "sends",

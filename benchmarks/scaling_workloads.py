@@ -219,7 +219,11 @@ class QueueFeed(Feed):
 
     def __init__(self, module: Any, capacity: int, producers: int) -> None:
         super().__init__(module, capacity, producers)
-        self._queue = module.Queue(capacity)
+        self._queue = self._open(module, capacity)
+
+    @staticmethod
+    def _open(module: Any, capacity: int) -> Any:
+        return module.Queue(capacity)
 
     def send(self, producer: int, items: Sequence[int]) -> None:
         put = self._queue.put
@@ -239,23 +243,13 @@ class QueueFeed(Feed):
             pass
 
 
-class SimpleQueueFeed(Feed):
-    """``queue.SimpleQueue()``: threads only, unbounded, a sentinel per producer."""
+class SimpleQueueFeed(QueueFeed):
+    """``queue.SimpleQueue()``: threads only, unbounded, a sentinel per
+    producer; sent and received as ``queue.Queue`` is."""
 
-    awaitable = False
-
-    def __init__(self, module: Any, capacity: int, producers: int) -> None:
-        super().__init__(module, capacity, producers)
-        self._queue = module.SimpleQueue()
-
-    def send(self, producer: int, items: Sequence[int]) -> None:
-        put = self._queue.put
-        for item in items:
-            put(item)
-        put(_END)
-
-    def recv(self) -> Tally:
-        return _tally_until_ends(self._queue.get, self.producers)
+    @staticmethod
+    def _open(module: Any, capacity: int) -> Any:
+        return module.SimpleQueue()
 
     def abort(self) -> None:
         # Its producers never wait: end the stream for a waiting consumer.
